@@ -1,0 +1,65 @@
+# Build, install and test the mod_rewrite reimplementation.
+#   make               build .libs/mod_rewrite.so with apxs
+#   make SANITIZE=1    the same with ASan + UBSan (see README)
+#   make install       install into Apache's module directory (replaces stock)
+#   make test          unit tests, Apache::Test suite, differential suite
+#   make demo          start a demo server on 127.0.0.1:8080 (make demo-stop)
+
+# ./configure writes config.mk for non-default paths; defaults otherwise.
+-include config.mk
+APXS    ?= apxs
+PCRE2_CONFIG ?= pcre2-config
+PKG_CONFIG ?= pkg-config
+
+PCRE2_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libpcre2-8 2>/dev/null)
+PCRE2_LIBS   ?= $(shell $(PKG_CONFIG) --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
+
+SRCS    = mod_rewrite.c rewrite_parse.c rewrite_exec.c rewrite_map.c
+HDRS    = include/rewrite.h include/mod_rewrite.h
+WARN    = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+CSTD    = -std=c11 -D_GNU_SOURCE
+ifeq ($(SANITIZE),1)
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -g -O1
+SANLIBS  = -fsanitize=address,undefined
+endif
+APXS_CFLAGS = $(foreach f,$(WARN) $(CSTD) $(PCRE2_CFLAGS) $(SANFLAGS),-Wc,$(f))
+APXS_LDFLAGS = $(foreach f,$(SANLIBS),-Wl,$(f))
+
+MODULE  = .libs/mod_rewrite.so
+
+all: $(MODULE)
+
+$(MODULE): $(SRCS) $(HDRS) $(wildcard config.mk)
+	$(APXS) -c -o mod_rewrite.la -I include $(APXS_CFLAGS) $(APXS_LDFLAGS) \
+	    $(SRCS) $(PCRE2_LIBS)
+
+install: $(MODULE)
+	$(APXS) -i -n rewrite mod_rewrite.la
+
+# C unit tests of the pure functions (no server needed).
+UNIT_BIN = t/unit/run-unit
+unit: $(UNIT_BIN)
+	./$(UNIT_BIN)
+
+$(UNIT_BIN): t/unit/*.c rewrite_parse.c rewrite_exec.c rewrite_map.c $(HDRS)
+	$(CC) $(WARN) $(CSTD) -g -I include $(shell $(APXS) -q EXTRA_CPPFLAGS) \
+	    -I$(shell $(APXS) -q INCLUDEDIR) \
+	    $(shell $(APXS) -q EXTRA_CFLAGS) $(shell apr-1-config --includes 2>/dev/null) \
+	    $(PCRE2_CFLAGS) $(SANFLAGS) -o $@ t/unit/*.c \
+	    $(shell apr-1-config --link-ld 2>/dev/null || echo -lapr-1) \
+	    $(shell apu-1-config --link-ld 2>/dev/null || echo -laprutil-1) \
+	    $(PCRE2_LIBS) $(SANLIBS)
+
+test: $(MODULE)
+	bash t/run-all.sh
+
+demo: $(MODULE)
+	bash demo/start.sh
+
+demo-stop:
+	bash demo/stop.sh
+
+clean:
+	rm -rf .libs *.la *.lo *.o *.slo $(UNIT_BIN)
+
+.PHONY: all install unit test demo demo-stop clean

@@ -1,0 +1,327 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE).
+ *
+ * Internal types shared by the four source files of the module.
+ *
+ * Config time (rewrite_parse.c) compiles every directive into the
+ * read-only structures below; request time (rewrite_exec.c) only walks
+ * them.  Nothing here is written after the configuration is read.
+ */
+#ifndef RW_REWRITE_H
+#define RW_REWRITE_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "apr_hash.h"
+#include "apr_tables.h"
+#include "httpd.h"
+#include "http_config.h"
+#include "ap_expr.h"
+
+#include "mod_rewrite.h"
+
+/** Back-references available to substitutions: $0..$9 and %0..%9. */
+#define RW_MAX_REFS 10
+
+/** Value of a tri-state config field that was never set. */
+#define RW_UNSET (-1)
+
+/* ------------------------------------------------------------------ */
+/* Regular expressions                                                 */
+
+/** A compiled pattern; match data is per call, so this is shareable. */
+typedef struct {
+    pcre2_code *code;   /** compiled (and JIT-compiled where possible) */
+    int ncaps;          /** number of capture groups in the pattern */
+} rw_regex_t;
+
+/** Result of one match: offsets of $0..$9 in subject (-1 when unset). */
+typedef struct {
+    const char *subject; /** the string matched (kept for references) */
+    int n;               /** number of valid pairs in ov */
+    int ov[2 * RW_MAX_REFS];
+} rw_match_t;
+
+/* ------------------------------------------------------------------ */
+/* Variables: %{NAME}, %{HTTP:x}, %{ENV:x}, %{SSL:x}, %{LA-U:x} ...    */
+
+typedef enum {
+    RW_VAR_UNKNOWN = 0, /* expands to the empty string */
+    RW_VAR_HEADER,      /* HTTP_* names and HTTP:x: request header arg */
+    RW_VAR_ENV, RW_VAR_SSL, RW_VAR_LA_U, RW_VAR_LA_F,
+    RW_VAR_TIME_YEAR, RW_VAR_TIME_MON, RW_VAR_TIME_DAY, RW_VAR_TIME_HOUR,
+    RW_VAR_TIME_MIN, RW_VAR_TIME_SEC, RW_VAR_TIME_WDAY, RW_VAR_TIME,
+    RW_VAR_API_VERSION, RW_VAR_AUTH_TYPE, RW_VAR_CONN_REMOTE_ADDR,
+    RW_VAR_CONTEXT_PREFIX, RW_VAR_CONTEXT_DOCUMENT_ROOT, RW_VAR_IPV6,
+    RW_VAR_PATH_INFO, RW_VAR_QUERY_STRING, RW_VAR_REMOTE_ADDR,
+    RW_VAR_REMOTE_HOST, RW_VAR_REMOTE_IDENT, RW_VAR_REMOTE_PORT,
+    RW_VAR_REMOTE_USER, RW_VAR_REQUEST_METHOD, RW_VAR_REQUEST_FILENAME,
+    RW_VAR_DOCUMENT_ROOT, RW_VAR_SCRIPT_GROUP, RW_VAR_SCRIPT_USER,
+    RW_VAR_SERVER_ADDR, RW_VAR_SERVER_ADMIN, RW_VAR_SERVER_NAME,
+    RW_VAR_SERVER_PORT, RW_VAR_SERVER_PROTOCOL, RW_VAR_SERVER_SOFTWARE,
+    RW_VAR_HTTPS, RW_VAR_IS_SUBREQ, RW_VAR_REQUEST_SCHEME,
+    RW_VAR_REQUEST_URI, RW_VAR_THE_REQUEST
+} rw_var_kind_t;
+
+typedef struct rw_var_t rw_var_t;
+struct rw_var_t {
+    rw_var_kind_t kind;
+    const char *arg;      /** header or env name; LA-U/LA-F: inner name */
+    const rw_var_t *inner;/** LA-U/LA-F: the variable read in the subreq */
+};
+
+/* ------------------------------------------------------------------ */
+/* Templates: a Substitution, TestString, E= or CO= value split into    */
+/* pieces at config time so that expansion is one pass over an array.  */
+
+typedef enum {
+    RW_PIECE_LIT,       /* literal text */
+    RW_PIECE_RULEREF,   /* $N */
+    RW_PIECE_CONDREF,   /* %N */
+    RW_PIECE_VAR,       /* %{VAR} */
+    RW_PIECE_MAP        /* ${map:key|default} */
+} rw_piece_kind_t;
+
+typedef struct rw_tpl_t rw_tpl_t;
+
+typedef struct {
+    rw_piece_kind_t kind;
+    const char *lit;      /** LIT: the text */
+    apr_size_t len;       /** LIT: its length */
+    int n;                /** RULEREF/CONDREF: the number */
+    rw_var_t var;         /** VAR */
+    const char *map;      /** MAP: the map name */
+    const rw_tpl_t *key;  /** MAP: the key, itself a template */
+    const rw_tpl_t *dflt; /** MAP: the default or NULL */
+} rw_piece_t;
+
+struct rw_tpl_t {
+    const char *text;     /** the source text, for logs */
+    int npieces;
+    const rw_piece_t *pieces;
+    const char *literal;  /** non-NULL when the whole template is plain text */
+    int first_is_ref;     /** starts with a $N, %N, %{..} or ${..} */
+};
+
+/* ------------------------------------------------------------------ */
+/* Conditions                                                          */
+
+typedef enum {
+    RW_COND_REGEX = 0,
+    RW_COND_STR_LT, RW_COND_STR_LE, RW_COND_STR_EQ, RW_COND_STR_GT,
+    RW_COND_STR_GE,
+    RW_COND_INT_LT, RW_COND_INT_LE, RW_COND_INT_EQ, RW_COND_INT_GT,
+    RW_COND_INT_GE, RW_COND_INT_NE,
+    RW_COND_FILE,       /* -f */
+    RW_COND_FILE_SIZE,  /* -s */
+    RW_COND_DIR,        /* -d */
+    RW_COND_LINK,       /* -l -L -h */
+    RW_COND_EXEC,       /* -x */
+    RW_COND_FILE_SUB,   /* -F */
+    RW_COND_URL_SUB,    /* -U */
+    RW_COND_EXPR        /* TestString "expr" */
+} rw_cond_kind_t;
+
+#define RW_CF_NOCASE  (1u << 0) /* NC */
+#define RW_CF_ORNEXT  (1u << 1) /* OR */
+#define RW_CF_NOVARY  (1u << 2) /* NV */
+
+typedef struct {
+    const rw_tpl_t *input;   /** TestString */
+    const char *pattern;     /** CondPattern as written, without '!' */
+    const char *operand;     /** comparison operand (after the operator) */
+    rw_cond_kind_t kind;
+    int negate;              /** pattern started with '!' */
+    unsigned flags;          /** RW_CF_* */
+    rw_regex_t *re;          /** REGEX */
+    ap_expr_info_t *expr;    /** EXPR */
+} rw_cond_t;
+
+/* ------------------------------------------------------------------ */
+/* Rules                                                               */
+
+#define RW_RF_CHAIN        (1u << 0)  /* C */
+#define RW_RF_NOCASE       (1u << 1)  /* NC */
+#define RW_RF_LAST         (1u << 2)  /* L */
+#define RW_RF_END          (1u << 3)  /* END */
+#define RW_RF_NEXT         (1u << 4)  /* N */
+#define RW_RF_REDIRECT     (1u << 5)  /* R with a 3xx code */
+#define RW_RF_STATUS       (1u << 6)  /* F, G, R=non-3xx: answer status */
+#define RW_RF_PROXY        (1u << 7)  /* P */
+#define RW_RF_PASSTHROUGH  (1u << 8)  /* PT */
+#define RW_RF_NOSUBREQ     (1u << 9)  /* NS */
+#define RW_RF_NOESCAPE     (1u << 10) /* NE */
+#define RW_RF_QSAPPEND     (1u << 11) /* QSA */
+#define RW_RF_QSDISCARD    (1u << 12) /* QSD */
+#define RW_RF_QSLAST       (1u << 13) /* QSL */
+#define RW_RF_ESCAPEBACKREF (1u << 14) /* B */
+#define RW_RF_NOPLUS       (1u << 15) /* BNP */
+#define RW_RF_ESCAPECTLS   (1u << 16) /* BCTLS */
+#define RW_RF_DISCARDPATH  (1u << 17) /* DPI */
+#define RW_RF_UNC          (1u << 18) /* UNC */
+#define RW_RF_UNSAFE_3F    (1u << 19) /* UnsafeAllow3F */
+#define RW_RF_UNSAFE_PREFIX (1u << 20) /* UnsafePrefixStat */
+#define RW_RF_SKIP         (1u << 21) /* S=n */
+
+/** E=VAR:VAL, E=VAR, E=!VAR */
+typedef struct {
+    const rw_tpl_t *spec;    /** the whole argument, expanded then split */
+} rw_env_t;
+
+typedef struct {
+    const char *pattern;     /** Pattern as written, without '!' */
+    rw_regex_t *re;
+    int negate;
+    const char *output;      /** Substitution as written */
+    const rw_tpl_t *subst;   /** NULL for '-' */
+    unsigned flags;          /** RW_RF_* */
+    int status;              /** R code, or 403/410 for F/G */
+    int skip;                /** S=n */
+    int maxrounds;           /** N=n, default 10000 */
+    const char *type;        /** T= (template text expanded at run time) */
+    const rw_tpl_t *type_tpl;
+    const char *handler;     /** H= */
+    const rw_tpl_t *handler_tpl;
+    apr_array_header_t *env;     /** rw_env_t */
+    apr_array_header_t *cookies; /** const rw_tpl_t * */
+    const char *bchars;      /** B=chars: characters to escape (NULL: all) */
+    const char *bnechars;    /** BNE=chars: characters never escaped */
+    int nconds;
+    const rw_cond_t *conds;
+} rw_rule_t;
+
+/* ------------------------------------------------------------------ */
+/* Maps                                                                */
+
+typedef struct rw_map_t rw_map_t;
+
+/** One map back end: a table of functions filled in by rewrite_map.c. */
+typedef struct {
+    const char *name;
+    /** Config time: validate source and options; error string or NULL. */
+    const char *(*configure)(cmd_parms *cmd, rw_map_t *map,
+                             const char *source, const char *options);
+    /** Request time: value for key, or NULL when there is none. */
+    const char *(*lookup)(request_rec *r, const rw_map_t *map,
+                          const char *key);
+} rw_map_type_t;
+
+struct rw_map_t {
+    const char *name;
+    const rw_map_type_t *type;
+    const char *source;     /** file, program or function name */
+    const char *options;    /** MapTypeOptions or NULL */
+    void *priv;             /** back end's own data */
+};
+
+/* ------------------------------------------------------------------ */
+/* Per-server and per-directory configuration                          */
+
+#define RW_OPT_INHERIT              (1u << 0)
+#define RW_OPT_INHERIT_BEFORE       (1u << 1)
+#define RW_OPT_NOSLASH              (1u << 2)
+#define RW_OPT_ANYURI               (1u << 3)
+#define RW_OPT_MERGEBASE            (1u << 4)
+#define RW_OPT_INHERIT_DOWN         (1u << 5)
+#define RW_OPT_INHERIT_DOWN_BEFORE  (1u << 6)
+#define RW_OPT_IGNORE_INHERIT       (1u << 7)
+#define RW_OPT_IGNORE_CONTEXT_INFO  (1u << 8)
+#define RW_OPT_LEGACY_PREFIX_DOCROOT (1u << 9)
+#define RW_OPT_LONGURL              (1u << 10)
+#define RW_OPT_UNSAFE_PREFIX        (1u << 11)
+
+typedef struct {
+    int state;                  /** engine on (1), off (0), RW_UNSET */
+    unsigned options;           /** RW_OPT_* */
+    int options_set;            /** RewriteOptions seen here */
+    apr_hash_t *maps;           /** name -> rw_map_t */
+    apr_array_header_t *rules;  /** rw_rule_t */
+    apr_array_header_t *pending;/** rw_cond_t waiting for their rule */
+    server_rec *server;
+} rw_server_conf_t;
+
+typedef struct {
+    int state;                  /** engine on (1), off (0), RW_UNSET */
+    unsigned options;           /** RW_OPT_* */
+    int options_set;
+    apr_array_header_t *rules;  /** rw_rule_t */
+    apr_array_header_t *pending;/** rw_cond_t waiting for their rule */
+    const char *directory;      /** the section's path, '/'-terminated */
+    const char *baseurl;        /** RewriteBase, or NULL */
+    int baseurl_set;
+} rw_dir_conf_t;
+
+extern module AP_MODULE_DECLARE_DATA rewrite_module;
+
+/* ------------------------------------------------------------------ */
+/* rewrite_parse.c: config time                                        */
+
+/** Compiles pattern with the server's default regex options (plus
+ *  PCRE2_CASELESS when nocase); error string or NULL. */
+const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
+                             rw_regex_t **out);
+
+/** Splits text into pieces; error string or NULL. */
+const char *rw_parse_template(apr_pool_t *p, const char *text,
+                              const rw_tpl_t **out);
+
+/** Parses a variable name as found in %{...}. */
+void rw_parse_var(apr_pool_t *p, const char *name, rw_var_t *out);
+
+/** Parses "[flags]" of a RewriteRule into rule; error string or NULL. */
+const char *rw_parse_rule_flags(apr_pool_t *p, const char *flags,
+                                rw_rule_t *rule);
+
+/** Parses "[flags]" of a RewriteCond into cond; error string or NULL. */
+const char *rw_parse_cond_flags(apr_pool_t *p, const char *flags,
+                                rw_cond_t *cond);
+
+/** Parses a CondPattern (operator and operand) into cond. */
+const char *rw_parse_cond_pattern(apr_pool_t *p, const char *pattern,
+                                  rw_cond_t *cond);
+
+/** Splits a directive's argument line like the stock module: up to three
+ *  words, quotes and backslash escapes honoured; error string or NULL. */
+const char *rw_split_args(apr_pool_t *p, const char *line,
+                          char **a1, char **a2, char **a3);
+
+const char *rw_cmd_engine(cmd_parms *cmd, void *dconf, int flag);
+const char *rw_cmd_options(cmd_parms *cmd, void *dconf, const char *opt);
+const char *rw_cmd_base(cmd_parms *cmd, void *dconf, const char *a);
+const char *rw_cmd_cond(cmd_parms *cmd, void *dconf, const char *line);
+const char *rw_cmd_rule(cmd_parms *cmd, void *dconf, const char *line);
+const char *rw_cmd_map(cmd_parms *cmd, void *dconf, const char *a1,
+                       const char *a2, const char *a3);
+
+/* ------------------------------------------------------------------ */
+/* rewrite_exec.c: request time                                        */
+
+/** translate_name: server-context rules; OK, DECLINED or an HTTP status. */
+int rw_exec_server(request_rec *r);
+/** fixups: per-directory rules; OK, DECLINED or an HTTP status. */
+int rw_exec_dir(request_rec *r);
+/** type_checker: applies T= and H= remembered by earlier rules. */
+int rw_exec_mimetype(request_rec *r);
+/** the "redirect-handler": internal redirect after per-dir rewrite. */
+int rw_exec_redirect_handler(request_rec *r);
+/** post_config: resolve optional functions of other modules. */
+void rw_exec_post_config(void);
+
+/** Escapes str for a URL path the way [B] does (pure; for unit tests). */
+char *rw_escape_backref(apr_pool_t *p, const char *str, const char *only,
+                        const char *except, int noplus, int ctls_only);
+
+/* ------------------------------------------------------------------ */
+/* rewrite_map.c: maps                                                  */
+
+/** Back end for type name ("txt", "int", ...) or NULL. */
+const rw_map_type_t *rw_map_type_find(const char *name);
+/** Looks up key in map; NULL when not found (caller uses the default). */
+const char *rw_map_lookup(request_rec *r, const rw_map_t *map,
+                          const char *key);
+/** Registers an int: map function (the public optional function). */
+void rw_map_register_func(char *name, rewrite_mapfunc_t *func);
+/** pre_config: set up the int: function table. */
+void rw_map_pre_config(apr_pool_t *p);
+
+#endif /* RW_REWRITE_H */

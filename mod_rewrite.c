@@ -1,0 +1,224 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE).
+ *
+ * mod_rewrite: module glue only.  The directive table, the creation and
+ * merging of configurations, and the hooks, each a thin call into
+ * rewrite_parse.c (config time) or rewrite_exec.c (request time).
+ *
+ * This file must be compiled under the name mod_rewrite.c: httpd takes
+ * the module's name from it, and <IfModule mod_rewrite.c> depends on it.
+ */
+#include "apr_strings.h"
+#include "httpd.h"
+#include "http_config.h"
+#include "http_request.h"
+#include "http_log.h"
+
+#include "rewrite.h"
+
+/* ------------------------------------------------------------------ */
+/* Configuration records                                               */
+
+static void *create_server(apr_pool_t *p, server_rec *s)
+{
+    rw_server_conf_t *c = apr_pcalloc(p, sizeof(*c));
+
+    c->state = RW_UNSET;
+    c->maps = apr_hash_make(p);
+    c->rules = apr_array_make(p, 2, sizeof(rw_rule_t));
+    c->pending = apr_array_make(p, 2, sizeof(rw_cond_t));
+    c->server = s;
+    return c;
+}
+
+/* Rules of a parent context joined to the child's, in the order the
+ * options ask for. */
+static apr_array_header_t *join_rules(apr_pool_t *p,
+                                      apr_array_header_t *parent,
+                                      apr_array_header_t *child, int before)
+{
+    return before ? apr_array_append(p, parent, child)
+                  : apr_array_append(p, child, parent);
+}
+
+/* A virtual host inherits the main server's engine state; rules and maps
+ * only with RewriteOptions Inherit (or the parent's InheritDown). */
+static void *merge_server(apr_pool_t *p, void *basev, void *addv)
+{
+    rw_server_conf_t *base = basev, *add = addv;
+    rw_server_conf_t *c = apr_pcalloc(p, sizeof(*c));
+    unsigned inherit;
+
+    c->state = add->state != RW_UNSET ? add->state : base->state;
+    c->options = add->options;
+    c->options_set = add->options_set;
+    c->server = add->server;
+    c->pending = add->pending;
+
+    inherit = add->options & (RW_OPT_INHERIT | RW_OPT_INHERIT_BEFORE);
+    if (!(add->options & RW_OPT_IGNORE_INHERIT)) {
+        if (base->options & RW_OPT_INHERIT_DOWN)
+            inherit |= RW_OPT_INHERIT;
+        if (base->options & RW_OPT_INHERIT_DOWN_BEFORE)
+            inherit |= RW_OPT_INHERIT_BEFORE;
+    }
+    if (inherit) {
+        c->maps = apr_hash_overlay(p, add->maps, base->maps);
+        c->rules = join_rules(p, base->rules, add->rules,
+                              inherit & RW_OPT_INHERIT_BEFORE);
+    }
+    else {
+        c->maps = add->maps;
+        c->rules = add->rules;
+    }
+    return c;
+}
+
+static void *create_dir(apr_pool_t *p, char *path)
+{
+    rw_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
+
+    c->state = RW_UNSET;
+    c->rules = apr_array_make(p, 2, sizeof(rw_rule_t));
+    c->pending = apr_array_make(p, 2, sizeof(rw_cond_t));
+    if (path) {
+        apr_size_t n = strlen(path);
+        c->directory = (n && path[n - 1] == '/')
+            ? apr_pstrdup(p, path) : apr_pstrcat(p, path, "/", NULL);
+    }
+    return c;
+}
+
+static void *merge_dir(apr_pool_t *p, void *basev, void *addv)
+{
+    rw_dir_conf_t *base = basev, *add = addv;
+    rw_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
+    unsigned inherit;
+
+    c->state = add->state != RW_UNSET ? add->state : base->state;
+    c->options = add->options_set ? add->options : 0;
+    c->options_set = add->options_set;
+    c->directory = add->directory;
+    c->pending = add->pending;
+    if (add->baseurl_set) {
+        c->baseurl = add->baseurl;
+        c->baseurl_set = 1;
+    }
+    else if (base->options & RW_OPT_MERGEBASE || add->options & RW_OPT_MERGEBASE) {
+        c->baseurl = base->baseurl;
+        c->baseurl_set = base->baseurl_set;
+    }
+
+    inherit = add->options & (RW_OPT_INHERIT | RW_OPT_INHERIT_BEFORE);
+    if (!(add->options & RW_OPT_IGNORE_INHERIT)) {
+        if (base->options & RW_OPT_INHERIT_DOWN)
+            inherit |= RW_OPT_INHERIT;
+        if (base->options & RW_OPT_INHERIT_DOWN_BEFORE)
+            inherit |= RW_OPT_INHERIT_BEFORE;
+        /* InheritDown reaches every level below */
+        c->options |= base->options & (RW_OPT_INHERIT_DOWN |
+                                       RW_OPT_INHERIT_DOWN_BEFORE);
+    }
+    c->rules = inherit ? join_rules(p, base->rules, add->rules,
+                                    inherit & RW_OPT_INHERIT_BEFORE)
+                       : add->rules;
+    return c;
+}
+
+/* ------------------------------------------------------------------ */
+/* Directives                                                          */
+
+static const command_rec rewrite_cmds[] = {
+    AP_INIT_FLAG("RewriteEngine", rw_cmd_engine, NULL, OR_FILEINFO,
+                 "On or Off to enable or disable (default) the whole "
+                 "rewriting engine"),
+    AP_INIT_ITERATE("RewriteOptions", rw_cmd_options, NULL, OR_FILEINFO,
+                    "List of option strings to set"),
+    AP_INIT_TAKE1("RewriteBase", rw_cmd_base, NULL, OR_FILEINFO,
+                  "the base URL of the per-directory context"),
+    AP_INIT_RAW_ARGS("RewriteCond", rw_cmd_cond, NULL, OR_FILEINFO,
+                     "an input string and a to be applied regexp-pattern"),
+    AP_INIT_RAW_ARGS("RewriteRule", rw_cmd_rule, NULL, OR_FILEINFO,
+                     "an URL-applied regexp-pattern and a substitution URL"),
+    AP_INIT_TAKE23("RewriteMap", rw_cmd_map, NULL, RSRC_CONF,
+                   "a mapname and a filename and options"),
+    { NULL }
+};
+
+/* ------------------------------------------------------------------ */
+/* Hooks                                                               */
+
+static int pre_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    rw_map_pre_config(p);
+    return OK;
+}
+
+static int post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
+                       server_rec *s)
+{
+    (void)p;
+    (void)plog;
+    (void)ptemp;
+    (void)s;
+    rw_exec_post_config();
+    return OK;
+}
+
+/* translate_name, first: server rules see the URL before any other
+ * module maps it (Alias, core). */
+static int hook_translate(request_rec *r)
+{
+    return rw_exec_server(r);
+}
+
+/* fixups, first: directory rules need the .htaccess files, which are read
+ * only during the directory walk after translation and access checks. */
+static int hook_fixups(request_rec *r)
+{
+    return rw_exec_dir(r);
+}
+
+/* type_checker, first: T= and H= of server rules must win over mod_mime. */
+static int hook_mimetype(request_rec *r)
+{
+    return rw_exec_mimetype(r);
+}
+
+static int hook_handler(request_rec *r)
+{
+    return rw_exec_redirect_handler(r);
+}
+
+/* The public optional function: other modules add int: map functions. */
+static void ap_register_rewrite_mapfunc(char *name, rewrite_mapfunc_t *func)
+{
+    rw_map_register_func(name, func);
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    /* mod_proxy must see [P] results; mod_alias and mod_userdir must not
+     * translate before us. */
+    static const char *const after_us[] = { "mod_proxy.c", NULL };
+
+    (void)p;
+    APR_REGISTER_OPTIONAL_FN(ap_register_rewrite_mapfunc);
+    ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(hook_translate, NULL, after_us, APR_HOOK_FIRST);
+    ap_hook_fixups(hook_fixups, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_type_checker(hook_mimetype, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(hook_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(rewrite) = {
+    STANDARD20_MODULE_STUFF,
+    create_dir,
+    merge_dir,
+    create_server,
+    merge_server,
+    rewrite_cmds,
+    register_hooks
+};

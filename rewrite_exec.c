@@ -1,0 +1,1491 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE).
+ *
+ * Request time: the rule engine.  It walks the compiled rules of
+ * include/rewrite.h against a request_rec, in server context from the
+ * translate_name hook and in directory context from the fixups hook.
+ * Everything here is read-only on the configuration and allocates only
+ * from the request pool, so it is safe under threaded MPMs.
+ */
+#include <pwd.h>
+
+#include "apr_strings.h"
+#include "apr_lib.h"
+#include "apr_uri.h"
+#include "apr_user.h"
+#include "apr_optional.h"
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_mmn.h"
+#include "util_script.h"
+
+#include "rewrite.h"
+
+APLOG_USE_MODULE(rewrite);
+
+/* mod_ssl's optional functions, resolved once in post_config. */
+APR_DECLARE_OPTIONAL_FN(int, ssl_is_https, (conn_rec *));
+APR_DECLARE_OPTIONAL_FN(char *, ssl_var_lookup,
+                        (apr_pool_t *, server_rec *, conn_rec *,
+                         request_rec *, char *));
+static APR_OPTIONAL_FN_TYPE(ssl_is_https) *is_https_fn;
+static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) *ssl_var_fn;
+static int proxy_available;
+
+void rw_exec_post_config(void)
+{
+    is_https_fn = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
+    ssl_var_fn = APR_RETRIEVE_OPTIONAL_FN(ssl_var_lookup);
+    proxy_available = ap_find_linked_module("mod_proxy.c") != NULL;
+}
+
+/* Notes shared with the other hooks and with other modules. */
+#define NOTE_MIMETYPE   "rewrite-forced-mimetype"
+#define NOTE_HANDLER    "rewrite-forced-handler"
+#define NOTE_END        "rewrite_really_last"
+#define NOTE_REDUCED    "mod_rewrite_uri_reduced"
+#define NOTE_REWRITTEN  "mod_rewrite_rewritten"
+
+/* What a rule or a rule list did. */
+enum {
+    ACT_NOCHANGE = -1, /* matched, but '-' rewrote nothing */
+    ACT_NONE = 0,     /* nothing matched */
+    ACT_NORMAL,       /* rewritten */
+    ACT_NOESCAPE,     /* rewritten by an [NE] rule */
+    ACT_STATUS        /* answer with r->status */
+};
+
+typedef struct {
+    request_rec *r;
+    const char *perdir;       /* directory prefix, NULL in server context */
+    rw_match_t rule;          /* $N of the rule being applied */
+    rw_match_t cond;          /* %N of the last matched condition */
+    const char *vary;         /* headers read by passing conditions */
+    const char *vary_this;    /* headers read by the current condition */
+    const rw_rule_t *cur;     /* rule whose substitution is expanded */
+    int unsafe_3f;            /* a '?' arrived through a back-reference */
+    const rw_rule_t *lastsub; /* last rule that substituted */
+} rw_ctx_t;
+
+/* ------------------------------------------------------------------ */
+/* Logging: the stock module's trace format, so guides read the same.  */
+
+static void rwlog(rw_ctx_t *ctx, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void rwlog(rw_ctx_t *ctx, int level, const char *fmt, ...)
+{
+    request_rec *r = ctx->r;
+    request_rec *req;
+    const char *redir = "", *user;
+    char *msg;
+    va_list ap;
+    int n = 0;
+
+    if (!APLOG_R_MODULE_IS_LEVEL(r, APLOG_MODULE_INDEX, level))
+        return;
+    va_start(ap, fmt);
+    msg = apr_pvsprintf(r->pool, fmt, ap);
+    va_end(ap);
+    for (req = r; req->prev; req = req->prev)
+        ++n;
+    if (n)
+        redir = apr_psprintf(r->pool, "/redir#%d", n);
+    user = r->user ? (*r->user ? r->user : "\"\"") : "-";
+    ap_log_rerror_("mod_rewrite.c", __LINE__, APLOG_MODULE_INDEX, level, 0,
+                   r, "%s %s %s [%s/sid#%pp][rid#%pp/%s%s] %s%s%s%s",
+                   ap_get_useragent_host(r, REMOTE_NAME, NULL),
+                   ap_get_remote_logname(r) ? ap_get_remote_logname(r) : "-",
+                   user, ap_get_server_name(r), (void *)r->server, (void *)r,
+                   r->main ? "subreq" : "initial", redir,
+                   ctx->perdir ? "[perdir " : "",
+                   ctx->perdir ? ctx->perdir : "",
+                   ctx->perdir ? "] " : "", msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Escaping                                                            */
+
+static const char hexdigits[] = "0123456789abcdef";
+
+/* Characters kept as they are in a redirect's path and query string. */
+static int uri_safe(unsigned char c)
+{
+    return apr_isalnum(c) || strchr("-._~!$&'()*+,;=:@/", c) != NULL;
+}
+
+static char *escape_uri(apr_pool_t *p, const char *s)
+{
+    apr_size_t n = 0;
+    const unsigned char *c;
+    char *out, *o;
+
+    for (c = (const unsigned char *)s; *c; ++c)
+        n += uri_safe(*c) ? 1 : 3;
+    o = out = apr_palloc(p, n + 1);
+    for (c = (const unsigned char *)s; *c; ++c) {
+        if (uri_safe(*c))
+            *o++ = *c;
+        else {
+            *o++ = '%';
+            *o++ = hexdigits[*c >> 4];
+            *o++ = hexdigits[*c & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+char *rw_escape_backref(apr_pool_t *p, const char *str, const char *only,
+                        const char *except, int noplus, int ctls_only)
+{
+    apr_size_t n = strlen(str);
+    char *out = apr_palloc(p, 3 * n + 1), *o = out;
+    const unsigned char *c;
+
+    for (c = (const unsigned char *)str; *c; ++c) {
+        int esc;
+        if (ctls_only)
+            esc = apr_iscntrl(*c) || *c == ' ';
+        else if (only)
+            esc = strchr(only, *c) != NULL;
+        else
+            esc = !(apr_isalnum(*c) || *c == '_');
+        if (esc && except && strchr(except, *c))
+            esc = 0;
+        if (!esc)
+            *o++ = *c;
+        else if (*c == ' ' && !noplus)
+            *o++ = '+';
+        else {
+            *o++ = '%';
+            *o++ = hexdigits[*c >> 4];
+            *o++ = hexdigits[*c & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int has_ctl_or_space(const char *s)
+{
+    for (; *s; ++s)
+        if (apr_iscntrl((unsigned char)*s) || *s == ' ')
+            return 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Regex matching                                                      */
+
+/* Matches s against re; fills m when m is not NULL.  PCRE2's match data
+ * comes from the stack-sized block below, so nothing is shared. */
+static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
+                       rw_match_t *m)
+{
+    pcre2_match_data *md = pcre2_match_data_create(RW_MAX_REFS, NULL);
+    int rc, i;
+
+    if (!md)
+        return 0;
+    rc = pcre2_match(re->code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
+    if (rc < 0) {
+        if (rc != PCRE2_ERROR_NOMATCH)
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "regex match failed (PCRE2 error %d) on '%s'",
+                          rc, ap_escape_logitem(r->pool, s));
+        pcre2_match_data_free(md);
+        return 0;
+    }
+    if (m) {
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        int n = rc == 0 ? RW_MAX_REFS : rc;
+        m->subject = s;
+        m->n = n;
+        for (i = 0; i < 2 * RW_MAX_REFS; ++i)
+            m->ov[i] = (i < 2 * n && ov[i] != PCRE2_UNSET) ? (int)ov[i] : -1;
+    }
+    pcre2_match_data_free(md);
+    return 1;
+}
+
+static const char *match_ref(apr_pool_t *p, const rw_match_t *m, int n,
+                             apr_size_t *len)
+{
+    if (!m->subject || n >= m->n || m->ov[2 * n] < 0) {
+        *len = 0;
+        return "";
+    }
+    *len = m->ov[2 * n + 1] - m->ov[2 * n];
+    (void)p;
+    return m->subject + m->ov[2 * n];
+}
+
+/* ------------------------------------------------------------------ */
+/* Variables                                                           */
+
+static void add_vary(rw_ctx_t *ctx, const char *name)
+{
+    ctx->vary_this = ctx->vary_this
+        ? apr_pstrcat(ctx->r->pool, ctx->vary_this, ", ", name, NULL)
+        : name;
+}
+
+static const char *lookup_header(rw_ctx_t *ctx, const char *name)
+{
+    const char *v = apr_table_get(ctx->r->headers_in, name);
+    add_vary(ctx, name);
+    return v;
+}
+
+static const char *lookup_var(rw_ctx_t *ctx, const rw_var_t *v);
+
+/* %{LA-U:x} and %{LA-F:x}: run a sub-request and read x there.  The
+ * value is copied into the main request's pool before the sub-request
+ * goes away. */
+static const char *lookahead(rw_ctx_t *ctx, const rw_var_t *v)
+{
+    request_rec *r = ctx->r, *rsub;
+    rw_ctx_t sub;
+    const char *val, *path;
+
+    if (r->filename == NULL)
+        return "";
+    if (v->kind == RW_VAR_LA_U) {
+        path = ctx->perdir ? r->uri : r->filename;
+        rsub = ap_sub_req_lookup_uri(path, r, NULL);
+    }
+    else {
+        path = r->filename;
+        rsub = ap_sub_req_lookup_file(path, r, NULL);
+    }
+    sub = *ctx;
+    sub.r = rsub;
+    sub.vary_this = NULL;
+    val = lookup_var(&sub, v->inner);
+    val = apr_pstrdup(r->pool, val ? val : "");
+    if (sub.vary_this)
+        add_vary(ctx, apr_pstrdup(r->pool, sub.vary_this));
+    rwlog(ctx, 5, "lookahead: path=%s var=%s -> val=%s", path, v->arg, val);
+    ap_destroy_sub_req(rsub);
+    return val;
+}
+
+static const char *script_owner(request_rec *r, int group)
+{
+    apr_finfo_t fi;
+    char *name = NULL;
+
+    if (r->filename &&
+        apr_stat(&fi, r->filename, group ? APR_FINFO_GROUP : APR_FINFO_USER,
+                 r->pool) == APR_SUCCESS) {
+        if (group ? apr_gid_name_get(&name, fi.group, r->pool)
+                  : apr_uid_name_get(&name, fi.user, r->pool))
+            name = NULL;
+    }
+    return name ? name : "<unknown>";
+}
+
+static const char *lookup_var(rw_ctx_t *ctx, const rw_var_t *v)
+{
+    request_rec *r = ctx->r;
+    apr_time_exp_t tm;
+    const char *s = NULL;
+
+    switch (v->kind) {
+    case RW_VAR_UNKNOWN:
+        return "";
+    case RW_VAR_HEADER:
+        s = lookup_header(ctx, v->arg);
+        break;
+    case RW_VAR_ENV:
+        s = apr_table_get(r->notes, v->arg);
+        if (!s)
+            s = apr_table_get(r->subprocess_env, v->arg);
+        if (!s)
+            s = getenv(v->arg);
+        break;
+    case RW_VAR_SSL:
+        if (ssl_var_fn)
+            s = ssl_var_fn(r->pool, r->server, r->connection, r,
+                           (char *)v->arg);
+        break;
+    case RW_VAR_LA_U:
+    case RW_VAR_LA_F:
+        return lookahead(ctx, v);
+    case RW_VAR_TIME_YEAR: case RW_VAR_TIME_MON: case RW_VAR_TIME_DAY:
+    case RW_VAR_TIME_HOUR: case RW_VAR_TIME_MIN: case RW_VAR_TIME_SEC:
+    case RW_VAR_TIME_WDAY: case RW_VAR_TIME:
+        apr_time_exp_lt(&tm, apr_time_now());
+        switch (v->kind) {
+        case RW_VAR_TIME_YEAR:
+            return apr_psprintf(r->pool, "%04d", tm.tm_year + 1900);
+        case RW_VAR_TIME_MON:
+            return apr_psprintf(r->pool, "%02d", tm.tm_mon + 1);
+        case RW_VAR_TIME_DAY:
+            return apr_psprintf(r->pool, "%02d", tm.tm_mday);
+        case RW_VAR_TIME_HOUR:
+            return apr_psprintf(r->pool, "%02d", tm.tm_hour);
+        case RW_VAR_TIME_MIN:
+            return apr_psprintf(r->pool, "%02d", tm.tm_min);
+        case RW_VAR_TIME_SEC:
+            return apr_psprintf(r->pool, "%02d", tm.tm_sec);
+        case RW_VAR_TIME_WDAY:
+            return apr_psprintf(r->pool, "%d", tm.tm_wday);
+        default:
+            return apr_psprintf(r->pool, "%04d%02d%02d%02d%02d%02d",
+                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                                tm.tm_hour, tm.tm_min, tm.tm_sec);
+        }
+    case RW_VAR_API_VERSION:
+        return apr_psprintf(r->pool, "%d:%d", MODULE_MAGIC_NUMBER_MAJOR,
+                            MODULE_MAGIC_NUMBER_MINOR);
+    case RW_VAR_AUTH_TYPE:
+        s = r->ap_auth_type;
+        break;
+    case RW_VAR_CONN_REMOTE_ADDR:
+        s = r->connection->client_ip;
+        break;
+    case RW_VAR_CONTEXT_PREFIX:
+        s = ap_context_prefix(r);
+        break;
+    case RW_VAR_CONTEXT_DOCUMENT_ROOT:
+        s = ap_context_document_root(r);
+        break;
+    case RW_VAR_IPV6:
+#if APR_HAVE_IPV6
+        {
+            apr_sockaddr_t *a = r->useragent_addr;
+            s = (a && a->family == AF_INET6 &&
+                 !IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a->ipaddr_ptr))
+                ? "on" : "off";
+        }
+#else
+        s = "off";
+#endif
+        rwlog(ctx, 1, "IPV6='%s'", s);
+        break;
+    case RW_VAR_PATH_INFO:
+        s = r->path_info;
+        break;
+    case RW_VAR_QUERY_STRING:
+        s = r->args;
+        break;
+    case RW_VAR_REMOTE_ADDR:
+        s = r->useragent_ip;
+        break;
+    case RW_VAR_REMOTE_HOST:
+        s = ap_get_useragent_host(r, REMOTE_NAME, NULL);
+        break;
+    case RW_VAR_REMOTE_IDENT:
+        s = ap_get_remote_logname(r);
+        break;
+    case RW_VAR_REMOTE_PORT:
+        return apr_itoa(r->pool, r->useragent_addr
+                        ? r->useragent_addr->port
+                        : r->connection->client_addr->port);
+    case RW_VAR_REMOTE_USER:
+        s = r->user;
+        break;
+    case RW_VAR_REQUEST_METHOD:
+        s = r->method;
+        break;
+    case RW_VAR_REQUEST_FILENAME:
+        s = r->filename;
+        break;
+    case RW_VAR_DOCUMENT_ROOT:
+        s = ap_document_root(r);
+        break;
+    case RW_VAR_SCRIPT_GROUP:
+        return script_owner(r, 1);
+    case RW_VAR_SCRIPT_USER:
+        return script_owner(r, 0);
+    case RW_VAR_SERVER_ADDR:
+        s = r->connection->local_ip;
+        break;
+    case RW_VAR_SERVER_ADMIN:
+        s = r->server->server_admin;
+        break;
+    case RW_VAR_SERVER_NAME:
+        s = ap_get_server_name_for_url(r);
+        break;
+    case RW_VAR_SERVER_PORT:
+        return apr_itoa(r->pool, ap_get_server_port(r));
+    case RW_VAR_SERVER_PROTOCOL:
+        s = r->protocol;
+        break;
+    case RW_VAR_SERVER_SOFTWARE:
+        s = ap_get_server_banner();
+        break;
+    case RW_VAR_HTTPS:
+        s = (is_https_fn && is_https_fn(r->connection)) ? "on" : "off";
+        break;
+    case RW_VAR_IS_SUBREQ:
+        s = r->main ? "true" : "false";
+        break;
+    case RW_VAR_REQUEST_SCHEME:
+        s = ap_http_scheme(r);
+        break;
+    case RW_VAR_REQUEST_URI:
+        s = r->uri;
+        break;
+    case RW_VAR_THE_REQUEST:
+        s = r->the_request;
+        break;
+    }
+    return s ? s : "";
+}
+
+/* ------------------------------------------------------------------ */
+/* Template expansion                                                  */
+
+typedef struct {
+    const char *s;
+    apr_size_t len;
+} span_t;
+
+static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t);
+
+static const char *map_value(rw_ctx_t *ctx, const rw_piece_t *pc)
+{
+    request_rec *r = ctx->r;
+    rw_server_conf_t *sc = ap_get_module_config(r->server->module_config,
+                                                &rewrite_module);
+    const rw_map_t *map = apr_hash_get(sc->maps, pc->map, APR_HASH_KEY_STRING);
+    const char *key = expand(ctx, pc->key);
+    const char *val = NULL;
+
+    if (map)
+        val = rw_map_lookup(r, map, key);
+    if (val && *val) {
+        rwlog(ctx, 5, "map lookup OK: map=%s key=%s -> val=%s",
+              pc->map, key, val);
+        return val;
+    }
+    rwlog(ctx, 5, "map lookup FAILED: map=%s key=%s", pc->map, key);
+    return pc->dflt ? expand(ctx, pc->dflt) : "";
+}
+
+/* Expands t into one pool string: values are gathered first, then
+ * copied into a buffer of the exact size.  Back-references of a rule
+ * with [B]/[BCTLS] are escaped; a '?' that arrives through a
+ * back-reference before any literal '?' is noted for the %3F check. */
+static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
+{
+    span_t local[16], *v = local;
+    apr_size_t total = 0;
+    int i, seen_q = 0;
+    char *out, *o;
+    const rw_rule_t *rule = ctx->cur;
+
+    if (t->literal)
+        return t->literal;
+    if (t->npieces > 16)
+        v = apr_palloc(ctx->r->pool, t->npieces * sizeof(*v));
+    for (i = 0; i < t->npieces; ++i) {
+        const rw_piece_t *pc = &t->pieces[i];
+        switch (pc->kind) {
+        case RW_PIECE_LIT:
+            v[i].s = pc->lit;
+            v[i].len = pc->len;
+            break;
+        case RW_PIECE_RULEREF:
+        case RW_PIECE_CONDREF:
+            v[i].s = match_ref(ctx->r->pool, pc->kind == RW_PIECE_RULEREF
+                               ? &ctx->rule : &ctx->cond, pc->n, &v[i].len);
+            if (rule && (rule->flags & (RW_RF_ESCAPEBACKREF |
+                                        RW_RF_ESCAPECTLS))
+                && pc->kind == RW_PIECE_RULEREF) {
+                const char *raw = apr_pstrmemdup(ctx->r->pool, v[i].s,
+                                                 v[i].len);
+                v[i].s = rw_escape_backref(ctx->r->pool, raw,
+                                           (rule->flags & RW_RF_ESCAPEBACKREF)
+                                           ? rule->bchars : NULL,
+                                           rule->bnechars,
+                                           rule->flags & RW_RF_NOPLUS,
+                                           !(rule->flags & RW_RF_ESCAPEBACKREF));
+                v[i].len = strlen(v[i].s);
+                rwlog(ctx, 5, "escaping backreference '%s' to '%s'", raw,
+                      v[i].s);
+            }
+            if (rule && !seen_q && pc->kind == RW_PIECE_RULEREF &&
+                memchr(v[i].s, '?', v[i].len))
+                ctx->unsafe_3f = 1;
+            break;
+        case RW_PIECE_VAR:
+            v[i].s = lookup_var(ctx, &pc->var);
+            v[i].len = strlen(v[i].s);
+            break;
+        case RW_PIECE_MAP:
+            v[i].s = map_value(ctx, pc);
+            v[i].len = strlen(v[i].s);
+            break;
+        }
+        if (memchr(v[i].s, '?', v[i].len))
+            seen_q = 1;
+        total += v[i].len;
+    }
+    o = out = apr_palloc(ctx->r->pool, total + 1);
+    for (i = 0; i < t->npieces; ++i) {
+        memcpy(o, v[i].s, v[i].len);
+        o += v[i].len;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* Conditions                                                          */
+
+static int int_cmp(const char *a, const char *b)
+{
+    long x = atol(a), y = atol(b);
+    return x < y ? -1 : x > y;
+}
+
+static int file_test(rw_ctx_t *ctx, const rw_cond_t *c, const char *in)
+{
+    request_rec *r = ctx->r, *rsub;
+    apr_finfo_t fi;
+    int rc = 0;
+
+    switch (c->kind) {
+    case RW_COND_FILE:
+        return apr_stat(&fi, in, APR_FINFO_MIN, r->pool) == APR_SUCCESS &&
+               fi.filetype == APR_REG;
+    case RW_COND_FILE_SIZE:
+        return apr_stat(&fi, in, APR_FINFO_MIN, r->pool) == APR_SUCCESS &&
+               fi.filetype == APR_REG && fi.size > 0;
+    case RW_COND_DIR:
+        return apr_stat(&fi, in, APR_FINFO_MIN, r->pool) == APR_SUCCESS &&
+               fi.filetype == APR_DIR;
+    case RW_COND_LINK:
+        return apr_stat(&fi, in, APR_FINFO_MIN | APR_FINFO_LINK, r->pool)
+               == APR_SUCCESS && fi.filetype == APR_LNK;
+    case RW_COND_EXEC:
+        return apr_stat(&fi, in, APR_FINFO_PROT, r->pool) == APR_SUCCESS &&
+               (fi.protection & (APR_UEXECUTE | APR_GEXECUTE | APR_WEXECUTE));
+    case RW_COND_URL_SUB:
+        if (*in == '\0')
+            return 0;
+        rsub = ap_sub_req_lookup_uri(in, r, NULL);
+        rc = rsub->status < 400;
+        rwlog(ctx, 5, "RewriteCond URI (-U check: path=%s -> status=%d",
+              in, rsub->status);
+        ap_destroy_sub_req(rsub);
+        return rc;
+    case RW_COND_FILE_SUB:
+        if (*in == '\0')
+            return 0;
+        rsub = ap_sub_req_lookup_file(in, r, NULL);
+        rc = rsub->status < 400 && rsub->finfo.filetype != APR_NOFILE;
+        rwlog(ctx, 5, "RewriteCond file (-F check: path=%s -> file=%s "
+              "status=%d", in, rsub->filename, rsub->status);
+        ap_destroy_sub_req(rsub);
+        return rc;
+    default:
+        return 0;
+    }
+}
+
+/* Evaluates one condition; 1 when it holds (negation applied). */
+static int apply_cond(rw_ctx_t *ctx, const rw_cond_t *c)
+{
+    request_rec *r = ctx->r;
+    const char *in;
+    int rc = 0, nocase = c->flags & RW_CF_NOCASE;
+    rw_match_t m;
+
+    if (c->kind == RW_COND_EXPR) {
+        const char *err = NULL;
+        ap_regmatch_t regm[AP_MAX_REG_MATCH];
+        ap_expr_eval_ctx_t ectx;
+        const char *src = NULL;
+        memset(&ectx, 0, sizeof(ectx));
+        ectx.r = r;
+        ectx.c = r->connection;
+        ectx.s = r->server;
+        ectx.p = r->pool;
+        ectx.err = &err;
+        ectx.info = c->expr;
+        ectx.re_nmatch = AP_MAX_REG_MATCH;
+        ectx.re_pmatch = regm;
+        ectx.re_source = &src;
+        ectx.vary_this = (c->flags & RW_CF_NOVARY) ? NULL : &ctx->vary_this;
+        rc = ap_expr_exec_ctx(&ectx);
+        if (rc < 0 || err) {
+            rwlog(ctx, 1, "RewriteCond: expr='%s' evaluation failed: %s",
+                  c->pattern, err ? err : "");
+            rc = 0;
+        }
+        else if (rc > 0 && src) {
+            int i;
+            ctx->cond.subject = src;
+            ctx->cond.n = RW_MAX_REFS;
+            for (i = 0; i < RW_MAX_REFS; ++i) {
+                ctx->cond.ov[2 * i] = regm[i].rm_so;
+                ctx->cond.ov[2 * i + 1] = regm[i].rm_eo;
+            }
+        }
+        rwlog(ctx, 4, "RewriteCond: expr='%s' => %s", c->pattern,
+              rc ? "matched" : "not-matched");
+        return c->negate ? !rc : rc;
+    }
+
+    in = expand(ctx, c->input);
+    switch (c->kind) {
+    case RW_COND_REGEX:
+        rc = regex_match(r, c->re, in, &m);
+        if (rc && !c->negate)
+            ctx->cond = m;
+        break;
+    case RW_COND_STR_LT: case RW_COND_STR_LE: case RW_COND_STR_EQ:
+    case RW_COND_STR_GT: case RW_COND_STR_GE: {
+        int d = nocase ? strcasecmp(in, c->operand) : strcmp(in, c->operand);
+        rc = c->kind == RW_COND_STR_LT ? d < 0
+           : c->kind == RW_COND_STR_LE ? d <= 0
+           : c->kind == RW_COND_STR_EQ ? d == 0
+           : c->kind == RW_COND_STR_GT ? d > 0 : d >= 0;
+        break;
+    }
+    case RW_COND_INT_LT: case RW_COND_INT_LE: case RW_COND_INT_EQ:
+    case RW_COND_INT_GT: case RW_COND_INT_GE: case RW_COND_INT_NE: {
+        int d = int_cmp(in, c->operand);
+        rc = c->kind == RW_COND_INT_LT ? d < 0
+           : c->kind == RW_COND_INT_LE ? d <= 0
+           : c->kind == RW_COND_INT_EQ ? d == 0
+           : c->kind == RW_COND_INT_GT ? d > 0
+           : c->kind == RW_COND_INT_GE ? d >= 0 : d != 0;
+        break;
+    }
+    default:
+        rc = file_test(ctx, c, in);
+        break;
+    }
+    if (c->negate)
+        rc = !rc;
+    rwlog(ctx, 4, "RewriteCond: input='%s' pattern='%s%s'%s => %s", in,
+          c->negate ? "!" : "", c->pattern, nocase ? " [NC]" : "",
+          rc ? "matched" : "not-matched");
+    return rc;
+}
+
+/* Runs the conditions of a rule with their AND/OR logic. */
+static int apply_conds(rw_ctx_t *ctx, const rw_rule_t *p)
+{
+    int i, rc = 1;
+
+    ctx->vary = NULL;
+    for (i = 0; i < p->nconds; ++i) {
+        const rw_cond_t *c = &p->conds[i];
+        ctx->vary_this = NULL;
+        rc = apply_cond(ctx, c);
+        if (rc && ctx->vary_this && !(c->flags & RW_CF_NOVARY))
+            ctx->vary = ctx->vary
+                ? apr_pstrcat(ctx->r->pool, ctx->vary, ", ", ctx->vary_this,
+                              NULL)
+                : ctx->vary_this;
+        if (c->flags & RW_CF_ORNEXT) {
+            if (rc) {
+                /* one of an OR chain held: skip the rest of the chain */
+                while (i < p->nconds - 1 && (p->conds[i].flags & RW_CF_ORNEXT))
+                    ++i;
+            }
+            continue;
+        }
+        if (!rc)
+            break;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Helpers on the rewritten URL                                        */
+
+static int is_absolute_uri(const char *u, int *hostpos)
+{
+    static const struct { const char *scheme; int len; } schemes[] = {
+        { "ajp://", 6 }, { "balancer://", 11 }, { "fcgi://", 7 },
+        { "ftp://", 6 }, { "gopher://", 9 }, { "http://", 7 },
+        { "https://", 8 }, { "h2://", 5 }, { "h2c://", 6 },
+        { "ldap://", 7 }, { "mailto:", 7 }, { "news:", 5 },
+        { "nntp://", 7 }, { "scgi://", 7 }, { "ws://", 5 }, { "wss://", 6 },
+        { "uwsgi://", 8 }, { "unix:", 5 },
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); ++i) {
+        if (!strncasecmp(u, schemes[i].scheme, schemes[i].len)) {
+            if (hostpos)
+                *hostpos = schemes[i].len;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* "http://host[:port]" of this request, no trailing slash. */
+static const char *this_host_url(request_rec *r)
+{
+    apr_port_t port = ap_get_server_port(r);
+    return apr_psprintf(r->pool, "%s://%s%s", ap_http_scheme(r),
+                        ap_get_server_name_for_url(r),
+                        ap_is_default_port(port, r)
+                        ? "" : apr_psprintf(r->pool, ":%u", port));
+}
+
+static const char *fully_qualify(request_rec *r, const char *uri)
+{
+    if (is_absolute_uri(uri, NULL))
+        return uri;
+    return apr_pstrcat(r->pool, this_host_url(r), *uri == '/' ? "" : "/",
+                       uri, NULL);
+}
+
+/* Reduces "http://thishost[:port]/path" to "/path". */
+static const char *reduce_uri(rw_ctx_t *ctx, const char *u)
+{
+    request_rec *r = ctx->r;
+    apr_uri_t parsed;
+    const char *hostp;
+    int pos;
+
+    if (!is_absolute_uri(u, &pos))
+        return u;
+    if (strncasecmp(u, "http://", 7) && strncasecmp(u, "https://", 8))
+        return u;
+    if (apr_uri_parse(r->pool, u, &parsed) != APR_SUCCESS || !parsed.hostname)
+        return u;
+    if (strcasecmp(parsed.scheme, ap_http_scheme(r)))
+        return u;
+    hostp = ap_get_server_name(r);
+    if (strcasecmp(parsed.hostname, hostp))
+        return u;
+    if ((parsed.port_str ? parsed.port : ap_default_port(r))
+        != ap_get_server_port(r))
+        return u;
+    {
+        const char *path = u + pos + strcspn(u + pos, "/");
+        const char *res = *path ? path : "/";
+        rwlog(ctx, 3, "reduce %s -> %s", u, res);
+        apr_table_setn(r->notes, NOTE_REDUCED, "1");
+        return res;
+    }
+}
+
+/* Moves the query string of *uri into r->args, per QSA/QSD/QSL.
+ * Returns an HTTP status when the result must be refused, else 0. */
+static int split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
+                       int will_escape)
+{
+    request_rec *r = ctx->r;
+    char *q;
+
+    if ((p->flags & RW_RF_QSDISCARD) && r->args) {
+        rwlog(ctx, 3, "discarding query string");
+        r->args = NULL;
+    }
+    q = (p->flags & RW_RF_QSLAST) ? strrchr(*uri, '?') : strchr(*uri, '?');
+    if (q == NULL)
+        return 0;
+    *q++ = '\0';
+    if (!will_escape && has_ctl_or_space(q)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10410)
+                      "Rewritten query string contains control characters "
+                      "or spaces");
+        return HTTP_FORBIDDEN;
+    }
+    if ((p->flags & RW_RF_QSAPPEND) && r->args && *q)
+        r->args = apr_pstrcat(r->pool, q, "&", r->args, NULL);
+    else if (!(p->flags & RW_RF_QSAPPEND) || *q)
+        r->args = *q ? apr_pstrdup(r->pool, q) : NULL;
+    rwlog(ctx, 3, "split uri=%s?%s -> uri=%s, args=%s", *uri, q, *uri,
+          r->args ? r->args : "<none>");
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Environment, cookies                                                */
+
+static void set_env(rw_ctx_t *ctx, const rw_rule_t *p)
+{
+    int i;
+
+    for (i = 0; p->env && i < p->env->nelts; ++i) {
+        const rw_env_t *e = &APR_ARRAY_IDX(p->env, i, rw_env_t);
+        char *spec = apr_pstrdup(ctx->r->pool, expand(ctx, e->spec));
+        char *val;
+        if (*spec == '!') {
+            rwlog(ctx, 5, "unsetting env variable '%s'", spec + 1);
+            apr_table_unset(ctx->r->subprocess_env, spec + 1);
+            continue;
+        }
+        val = strchr(spec, ':');
+        if (val)
+            *val++ = '\0';
+        else
+            val = "";
+        rwlog(ctx, 5, "setting env variable '%s' to '%s'", spec, val);
+        apr_table_set(ctx->r->subprocess_env, spec, val);
+    }
+}
+
+static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
+{
+    static const char *months[] = { "Jan", "Feb", "Mar", "Apr", "May",
+        "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+    request_rec *r = ctx->r;
+    int i;
+
+    for (i = 0; p->cookies && i < p->cookies->nelts; ++i) {
+        const rw_tpl_t *t = APR_ARRAY_IDX(p->cookies, i, const rw_tpl_t *);
+        char *spec = apr_pstrdup(r->pool, expand(ctx, t));
+        char sep[2] = ":";
+        char *f[8] = { 0 }, *tok, *last = NULL;
+        const char *cookie, *exp = NULL;
+        int n = 0;
+
+        if (*spec == ';') {
+            sep[0] = ';';
+            ++spec;
+        }
+        for (tok = apr_strtok(spec, sep, &last); tok && n < 8;
+             tok = apr_strtok(NULL, sep, &last))
+            f[n++] = tok;
+        if (n < 3 || !f[0] || !f[1] || !f[2])
+            continue;
+        if (f[3] && atol(f[3]) != 0) {
+            apr_time_exp_t tm;
+            apr_time_exp_gmt(&tm, r->request_time +
+                             apr_time_from_sec(60 * atol(f[3])));
+            exp = apr_psprintf(r->pool, "%s, %.2d-%s-%.4d %.2d:%.2d:%.2d GMT",
+                               apr_day_snames[tm.tm_wday], tm.tm_mday,
+                               months[tm.tm_mon], tm.tm_year + 1900,
+                               tm.tm_hour, tm.tm_min, tm.tm_sec);
+        }
+        cookie = apr_pstrcat(r->pool, f[0], "=", f[1],
+                             "; path=", f[4] ? f[4] : "/",
+                             "; domain=", f[2],
+                             exp ? "; expires=" : "", exp ? exp : "",
+                             (f[5] && (!strcasecmp(f[5], "true") ||
+                                       !strcasecmp(f[5], "1") ||
+                                       !strcasecmp(f[5], "secure")))
+                             ? "; secure" : "",
+                             (f[6] && (!strcasecmp(f[6], "true") ||
+                                       !strcasecmp(f[6], "1") ||
+                                       !strcasecmp(f[6], "HttpOnly")))
+                             ? "; HttpOnly" : "",
+                             (f[7] && strcasecmp(f[7], "false") &&
+                              strcmp(f[7], "0"))
+                             ? apr_pstrcat(r->pool, "; SameSite=", f[7], NULL)
+                             : "", NULL);
+        {
+            /* the same cookie twice (e.g. after an internal redirect) is
+             * set once */
+            const apr_array_header_t *h = apr_table_elts(r->err_headers_out);
+            const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
+            int j, dup = 0;
+            for (j = 0; j < h->nelts; ++j)
+                if (e[j].key && !strcasecmp(e[j].key, "Set-Cookie") &&
+                    !strcmp(e[j].val, cookie))
+                    dup = 1;
+            if (dup) {
+                rwlog(ctx, 5, "skipping already set cookie '%s'", f[0]);
+                continue;
+            }
+        }
+        apr_table_addn(r->err_headers_out, "Set-Cookie", cookie);
+        rwlog(ctx, 5, "setting cookie '%s'", cookie);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* One rule                                                            */
+
+/* Applies rule p to the URL in r->filename.  Returns ACT_*. */
+static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
+{
+    request_rec *r = ctx->r;
+    const char *uri = r->filename, *dirlocal = NULL;
+    char *newuri;
+    int matched, status;
+
+    if (ctx->perdir) {
+        apr_size_t dl = strlen(ctx->perdir);
+        if (r->path_info && *r->path_info && !(p->flags & RW_RF_DISCARDPATH)) {
+            rwlog(ctx, 3, "add path info postfix: %s -> %s%s", uri, uri,
+                  r->path_info);
+            uri = apr_pstrcat(r->pool, uri, r->path_info, NULL);
+        }
+        if (strlen(uri) >= dl && !strncmp(uri, ctx->perdir, dl)) {
+            rwlog(ctx, 3, "strip per-dir prefix: %s -> %s", uri, uri + dl);
+            uri += dl;
+        }
+        dirlocal = uri;
+    }
+    rwlog(ctx, 3, "applying pattern '%s' to uri '%s'", p->pattern, uri);
+
+    memset(&ctx->rule, 0, sizeof(ctx->rule));
+    matched = regex_match(r, p->re, uri, p->negate ? NULL : &ctx->rule);
+    if (p->negate)
+        matched = !matched;
+    if (!matched)
+        return ACT_NONE;
+
+    memset(&ctx->cond, 0, sizeof(ctx->cond));
+    if (p->nconds && !apply_conds(ctx, p))
+        return ACT_NONE;
+
+    if (ctx->vary) {
+        apr_table_merge(r->headers_out, "Vary", ctx->vary);
+        ctx->vary = NULL;
+    }
+    ctx->cur = NULL;
+    set_env(ctx, p);
+    set_cookies(ctx, p);
+
+    if (p->flags & RW_RF_STATUS) {
+        rwlog(ctx, 2, "forcing responsecode %d for %s", p->status, r->filename);
+        r->status = p->status;
+        return ACT_STATUS;
+    }
+
+    if (!p->subst) {
+        /* '-': flags only */
+        if (p->type_tpl || p->handler_tpl) {
+            const char *t = p->type_tpl ? expand(ctx, p->type_tpl) : NULL;
+            const char *h = p->handler_tpl ? expand(ctx, p->handler_tpl)
+                                           : NULL;
+            if (!ctx->perdir) {
+                if (t) {
+                    rwlog(ctx, 2, "remember %s to have MIME-type '%s'",
+                          r->filename, t);
+                    apr_table_setn(r->notes, NOTE_MIMETYPE, t);
+                }
+                if (h) {
+                    rwlog(ctx, 2, "remember %s to have Content-handler '%s'",
+                          r->filename, h);
+                    apr_table_setn(r->notes, NOTE_HANDLER, h);
+                }
+            }
+            else {
+                if (t) {
+                    rwlog(ctx, 1, "force filename %s to have MIME-type '%s'",
+                          r->filename, t);
+                    ap_set_content_type(r, t);
+                }
+                if (h) {
+                    rwlog(ctx, 1, "force filename %s to have the "
+                          "Content-handler '%s'", r->filename, h);
+                    r->handler = h;
+                }
+            }
+        }
+        return ACT_NOCHANGE;
+    }
+
+    ctx->cur = p;
+    ctx->unsafe_3f = 0;
+    newuri = apr_pstrdup(r->pool, expand(ctx, p->subst));
+    ctx->cur = NULL;
+    rwlog(ctx, 2, "rewrite '%s' -> '%s'", uri, newuri);
+
+    if (ctx->unsafe_3f && !(p->flags & RW_RF_UNSAFE_3F) && strchr(newuri, '?')) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10508)
+                      "Unsafe URL with %%3f URL rewritten without "
+                      "UnsafeAllow3F");
+        r->status = HTTP_FORBIDDEN;
+        return ACT_STATUS;
+    }
+
+    /* per-dir: a relative result is relative to the directory */
+    if (ctx->perdir && !is_absolute_uri(newuri, NULL) && *newuri != '/') {
+        rwlog(ctx, 3, "add per-dir prefix: %s -> %s%s", newuri, ctx->perdir,
+              newuri);
+        newuri = apr_pstrcat(r->pool, ctx->perdir, newuri, NULL);
+    }
+
+    status = split_query(ctx, p, &newuri,
+                         (p->flags & RW_RF_REDIRECT) &&
+                         !(p->flags & RW_RF_NOESCAPE));
+    if (status) {
+        r->status = status;
+        return ACT_STATUS;
+    }
+
+    if (p->flags & RW_RF_PROXY) {
+        r->filename = apr_pstrcat(r->pool, "proxy:", newuri, NULL);
+        rwlog(ctx, 2, "forcing proxy-throughput with %s", r->filename);
+        ctx->lastsub = p;
+        return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
+    }
+
+    if (p->flags & RW_RF_REDIRECT) {
+        const char *u = newuri;
+        if (ctx->perdir) {
+            rw_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
+                                                     &rewrite_module);
+            apr_size_t dl = strlen(ctx->perdir);
+            if (!strncmp(u, ctx->perdir, dl) && dc && dc->baseurl) {
+                rwlog(ctx, 5, "trying to replace prefix %s with %s",
+                      ctx->perdir, dc->baseurl);
+                u = apr_pstrcat(r->pool, dc->baseurl,
+                                dc->baseurl[strlen(dc->baseurl) - 1] == '/'
+                                ? "" : "/", u + dl, NULL);
+            }
+            else if (!is_absolute_uri(u, NULL)) {
+                const char *root = ap_document_root(r);
+                apr_size_t rl = strlen(root);
+                if (rl && root[rl - 1] == '/')
+                    --rl;
+                if (!strncmp(u, root, rl) && u[rl] == '/') {
+                    rwlog(ctx, 3, "strip document_root prefix: %s -> %s", u,
+                          u + rl);
+                    u += rl;
+                }
+            }
+        }
+        r->filename = (char *)fully_qualify(r, u);
+        rwlog(ctx, 2, "explicitly forcing redirect with %s", r->filename);
+        r->status = p->status;
+        ctx->lastsub = p;
+        return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
+    }
+
+    /* leading "//" from a back-reference is merged unless [UNC] */
+    if (!(p->flags & RW_RF_UNC) && newuri[0] == '/' && newuri[1] == '/' &&
+        !(p->output[0] == '/' && p->output[1] == '/')) {
+        while (newuri[1] == '/')
+            ++newuri;
+    }
+
+    newuri = (char *)reduce_uri(ctx, newuri);
+    if (is_absolute_uri(newuri, NULL)) {
+        r->filename = newuri;
+        r->status = HTTP_MOVED_TEMPORARILY;
+        rwlog(ctx, 2, "implicitly forcing redirect (rc=%d with %s",
+              r->status, newuri);
+        ctx->lastsub = p;
+        return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
+    }
+
+    if (!ctx->perdir && *newuri != '/') {
+        rwlog(ctx, 3, "add root prefix: %s -> /%s", newuri, newuri);
+        newuri = apr_pstrcat(r->pool, "/", newuri, NULL);
+    }
+    r->filename = newuri;
+
+    if (!ctx->perdir) {
+        /* T= and H= apply to the result, after the type checker */
+        if (p->type_tpl) {
+            const char *t = expand(ctx, p->type_tpl);
+            rwlog(ctx, 2, "remember %s to have MIME-type '%s'", r->filename, t);
+            apr_table_setn(r->notes, NOTE_MIMETYPE, t);
+        }
+        if (p->handler_tpl) {
+            const char *h = expand(ctx, p->handler_tpl);
+            rwlog(ctx, 2, "remember %s to have Content-handler '%s'",
+                  r->filename, h);
+            apr_table_setn(r->notes, NOTE_HANDLER, h);
+        }
+    }
+
+    if (p->flags & RW_RF_PASSTHROUGH) {
+        rwlog(ctx, 2, "forcing '%s' to get passed through to next API "
+              "URI-to-filename handler", r->filename);
+        r->filename = apr_pstrcat(r->pool, "passthrough:", r->filename, NULL);
+    }
+    (void)dirlocal;
+    ctx->lastsub = p;
+    return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
+}
+
+/* ------------------------------------------------------------------ */
+/* A rule list                                                         */
+
+static int apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules)
+{
+    const rw_rule_t *p = (const rw_rule_t *)rules->elts;
+    request_rec *r = ctx->r;
+    int i, rc, changed = ACT_NONE, rounds = 0;
+
+loop:
+    for (i = 0; i < rules->nelts; ++i) {
+        if ((p[i].flags & RW_RF_NOSUBREQ) && r->main)
+            goto skip_chain;
+
+        rc = apply_rule(ctx, &p[i]);
+        if (rc == ACT_NONE) {
+        skip_chain:
+            /* a failed rule of a chain takes the rest of it along */
+            while (i < rules->nelts - 1 && (p[i].flags & RW_RF_CHAIN))
+                ++i;
+            continue;
+        }
+        if (rc == ACT_STATUS)
+            return ACT_STATUS;
+        if (rc > 0) {
+            changed = (rc == ACT_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
+            rwlog(ctx, 2, "setting lastsub to rule with output %s",
+                  p[i].output);
+        }
+        if (p[i].flags & RW_RF_PASSTHROUGH && rc > 0)
+            break;
+        if (p[i].flags & RW_RF_END) {
+            rwlog(ctx, 8, "Rule has END flag, no further rewriting for this "
+                  "request");
+            apr_table_setn(r->notes, NOTE_END, "1");
+            break;
+        }
+        if (p[i].flags & (RW_RF_LAST | RW_RF_PROXY))
+            break;
+        if (p[i].flags & RW_RF_NEXT) {
+            if (++rounds >= p[i].maxrounds) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(02596)
+                              "RewriteRule '%s' and URI '%s' exceeded maximum "
+                              "number of rounds (%d) via the [N] flag",
+                              p[i].pattern, r->uri, p[i].maxrounds);
+                r->status = HTTP_INTERNAL_SERVER_ERROR;
+                return ACT_STATUS;
+            }
+            goto loop;
+        }
+        if (p[i].flags & RW_RF_SKIP)
+            i += p[i].skip;
+        /* the rest of a chain runs only when this rule matched: go on */
+    }
+    return changed;
+}
+
+/* ------------------------------------------------------------------ */
+/* Shared final steps                                                  */
+
+/* Answers an external redirect to r->filename (+ args).  Returns the
+ * status to send. */
+static int do_redirect(rw_ctx_t *ctx, int noescape)
+{
+    request_rec *r = ctx->r;
+    const char *loc = r->filename;
+    int n = r->status;
+
+    if (!noescape) {
+        int pos;
+        rwlog(ctx, 1, "escaping %s for redirect", loc);
+        if (is_absolute_uri(loc, &pos)) {
+            const char *path = loc + pos + strcspn(loc + pos, "/");
+            loc = apr_pstrcat(r->pool,
+                              apr_pstrmemdup(r->pool, loc, path - loc),
+                              escape_uri(r->pool, path), NULL);
+        }
+    }
+    if (r->args) {
+        const char *args = noescape ? r->args : escape_uri(r->pool, r->args);
+        rwlog(ctx, 1, "%s %s to query string for redirect %s",
+              noescape ? "copying" : "escaping", r->args, args);
+        loc = apr_pstrcat(r->pool, loc, "?", args, NULL);
+    }
+    if (apr_table_get(r->headers_out, "Vary"))
+        apr_table_setn(r->notes, "redirect-keeps-vary", "1");
+    apr_table_setn(r->headers_out, "Location", loc);
+    r->status = HTTP_OK;
+    if (!ap_is_HTTP_REDIRECT(n))
+        n = HTTP_MOVED_TEMPORARILY;
+    rwlog(ctx, 1, "redirect to %s [REDIRECT/%d]", loc, n);
+    return n;
+}
+
+static int do_proxy(rw_ctx_t *ctx, int noescape)
+{
+    request_rec *r = ctx->r;
+
+    if (!proxy_available) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10160)
+                      "attempt to make remote request from mod_rewrite "
+                      "without proxy enabled: %s", r->filename);
+        return HTTP_FORBIDDEN;
+    }
+    if (r->args)
+        r->filename = apr_pstrcat(r->pool, r->filename, "?", r->args, NULL);
+    if (noescape)
+        apr_table_setn(r->notes, "proxy-nocanon", "1");
+    r->proxyreq = PROXYREQ_REVERSE;
+    r->handler = "proxy-server";
+    rwlog(ctx, 1, "go-ahead with proxy request %s [OK]", r->filename);
+    return OK;
+}
+
+/* The first path segment of path exists at the file-system root. */
+static int prefix_stat(rw_ctx_t *ctx, const char *path)
+{
+    request_rec *r = ctx->r;
+    const char *end;
+    char *seg;
+    apr_finfo_t fi;
+    int ok;
+
+    if (*path != '/')
+        return 0;
+    end = strchr(path + 1, '/');
+    seg = end ? apr_pstrmemdup(r->pool, path, end - path)
+              : apr_pstrdup(r->pool, path);
+    ok = apr_stat(&fi, seg, APR_FINFO_MIN, r->pool) == APR_SUCCESS;
+    if (!ok)
+        return 0;
+    if (!ctx->lastsub) {
+        rwlog(ctx, 5, "prefix_stat no lastsub subst prefix %s", seg);
+        return 1;
+    }
+    rwlog(ctx, 5, "prefix_stat compare statpath %s and lastsub output %s "
+          "STATOK %d ", seg, ctx->lastsub->output, ok);
+    ok = !strncmp(ctx->lastsub->output, seg, strlen(seg));
+    rwlog(ctx, 5, "prefix_stat startsWith(%s, %s) %d", ctx->lastsub->output,
+          seg, ok);
+    return ok;
+}
+
+/* Expands "/~user/rest" to the user's home directory. */
+static char *expand_tilde(request_rec *r, char *uri)
+{
+    char *user, *home, *rest;
+
+    if (uri[0] != '/' || uri[1] != '~')
+        return uri;
+    rest = strchr(uri + 2, '/');
+    user = rest ? apr_pstrmemdup(r->pool, uri + 2, rest - (uri + 2))
+                : uri + 2;
+    if (!*user || apr_uid_homepath_get(&home, user, r->pool) != APR_SUCCESS)
+        return uri;
+    return apr_pstrcat(r->pool, home, rest ? rest : "", NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Server context: translate_name                                      */
+
+static void set_script_vars(request_rec *r)
+{
+    const char *url = apr_table_get(r->subprocess_env, "REDIRECT_SCRIPT_URL");
+
+    if (!url)
+        url = r->uri;
+    apr_table_setn(r->subprocess_env, "SCRIPT_URL", url);
+    apr_table_setn(r->subprocess_env, "SCRIPT_URI",
+                   apr_pstrcat(r->pool, this_host_url(r), url, NULL));
+}
+
+int rw_exec_server(request_rec *r)
+{
+    rw_server_conf_t *sc = ap_get_module_config(r->server->module_config,
+                                                &rewrite_module);
+    rw_ctx_t ctx;
+    int rc;
+
+    if (!sc || sc->state != 1)
+        return DECLINED;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.r = r;
+
+    if (!r->uri || (!(sc->options & RW_OPT_ANYURI) && r->uri[0] != '/')) {
+        rwlog(&ctx, 8, "Declining, request-URI '%s' is not a URL-path. "
+              "Consult the manual entry for the RewriteOptions directive "
+              "for options and caveats about matching other strings.",
+              r->uri ? r->uri : "");
+        return DECLINED;
+    }
+
+    set_script_vars(r);
+    if (!sc->rules || sc->rules->nelts == 0)
+        return DECLINED;
+
+    rwlog(&ctx, 2, "init rewrite engine with requested uri %s", r->uri);
+    r->filename = apr_pstrdup(r->pool, r->uri);
+    rc = apply_rules(&ctx, sc->rules);
+    if (rc == ACT_NONE) {
+        rwlog(&ctx, 1, "pass through %s", r->uri);
+        r->filename = NULL;
+        return DECLINED;
+    }
+    if (rc == ACT_STATUS) {
+        int n = r->status;
+        r->status = HTTP_OK;
+        return n;
+    }
+    if (!strncmp(r->filename, "proxy:", 6))
+        return do_proxy(&ctx, rc == ACT_NOESCAPE);
+    if (is_absolute_uri(r->filename, NULL))
+        return do_redirect(&ctx, rc == ACT_NOESCAPE);
+    if (!strncmp(r->filename, "passthrough:", 12)) {
+        r->uri = r->filename + 12;
+        r->filename = NULL;
+        return DECLINED;
+    }
+
+    rwlog(&ctx, 2, "local path result: %s", r->filename);
+    if (r->filename[0] != '/')
+        return HTTP_BAD_REQUEST;
+    r->filename = expand_tilde(r, r->filename);
+
+    {
+        int reduced = apr_table_get(r->notes, NOTE_REDUCED) != NULL;
+        int unsafe_ok = (sc->options & RW_OPT_UNSAFE_PREFIX) ||
+                        (ctx.lastsub &&
+                         (ctx.lastsub->flags & RW_RF_UNSAFE_PREFIX));
+        int is_fs = (!reduced || (sc->options & RW_OPT_LEGACY_PREFIX_DOCROOT))
+                    && (unsafe_ok ? prefix_stat(&(rw_ctx_t){ .r = r,
+                                                 .lastsub = NULL },
+                                                 r->filename)
+                                  : prefix_stat(&ctx, r->filename));
+        if (!is_fs) {
+            const char *root = ap_document_root(r);
+            apr_size_t rl = strlen(root);
+            if (rl && root[rl - 1] == '/')
+                --rl;
+            r->filename = apr_pstrcat(r->pool,
+                                      apr_pstrmemdup(r->pool, root, rl),
+                                      r->filename, NULL);
+            rwlog(&ctx, 2, "prefixed with document_root to %s", r->filename);
+        }
+    }
+    rwlog(&ctx, 1, "go-ahead with %s [OK]", r->filename);
+    apr_table_setn(r->notes, NOTE_REWRITTEN, "1");
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Directory context: fixups                                           */
+
+static int end_seen(request_rec *r)
+{
+    for (; r; r = r->prev ? r->prev : r->main)
+        if (apr_table_get(r->notes, NOTE_END))
+            return 1;
+    return 0;
+}
+
+int rw_exec_dir(request_rec *r)
+{
+    rw_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
+                                             &rewrite_module);
+    rw_ctx_t ctx;
+    const char *ofilename;
+    int rc;
+
+    if (!dc || dc->state != 1 || !dc->rules || dc->rules->nelts == 0)
+        return DECLINED;
+    if (r->filename == NULL)
+        return DECLINED;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.r = r;
+    ctx.perdir = dc->directory;
+
+    if (end_seen(r)) {
+        rwlog(&ctx, 8, "Declining, no further rewriting due to END flag");
+        return DECLINED;
+    }
+    if (!(ap_allow_options(r) & (OPT_SYM_LINKS | OPT_SYM_OWNER))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(00670)
+                      "Options FollowSymLinks and SymLinksIfOwnerMatch are "
+                      "both off, so the RewriteRule directive is also "
+                      "forbidden due to its similar ability to circumvent "
+                      "directory restrictions : %s", r->filename);
+        return HTTP_FORBIDDEN;
+    }
+    /* a directory without its trailing slash: leave it to mod_dir */
+    if (!(dc->options & RW_OPT_NOSLASH) && r->finfo.filetype == APR_DIR &&
+        r->uri && *r->uri && r->uri[strlen(r->uri) - 1] != '/')
+        return DECLINED;
+
+    rwlog(&ctx, 2, "init rewrite engine with passed filename %s. "
+          "Original uri = %s", r->filename, r->uri);
+    ofilename = r->filename;
+    rc = apply_rules(&ctx, dc->rules);
+    if (rc == ACT_NONE) {
+        rwlog(&ctx, 1, "pass through %s", r->filename);
+        return DECLINED;
+    }
+    if (rc == ACT_STATUS) {
+        int n = r->status;
+        r->status = HTTP_OK;
+        return n;
+    }
+    if (!strncmp(r->filename, "proxy:", 6))
+        return do_proxy(&ctx, rc == ACT_NOESCAPE);
+    if (is_absolute_uri(r->filename, NULL))
+        return do_redirect(&ctx, rc == ACT_NOESCAPE);
+    if (!strncmp(r->filename, "passthrough:", 12))
+        r->filename += 12;
+
+    if (!strcmp(r->filename, ofilename) ||
+        (r->path_info && !strcmp(r->filename,
+                                 apr_pstrcat(r->pool, ofilename,
+                                             r->path_info, NULL)))) {
+        rwlog(&ctx, 1, "initial URL equal rewritten URL: %s "
+              "[IGNORING REWRITE]", r->filename);
+        return OK;
+    }
+
+    {
+        const char *uri = r->filename;
+        apr_size_t dl = strlen(dc->directory);
+        if (dc->baseurl && !strncmp(uri, dc->directory, dl)) {
+            rwlog(&ctx, 5, "trying to replace prefix %s with %s",
+                  dc->directory, dc->baseurl);
+            uri = apr_pstrcat(r->pool, dc->baseurl,
+                              dc->baseurl[strlen(dc->baseurl) - 1] == '/'
+                              ? "" : "/", uri + dl, NULL);
+        }
+        else {
+            const char *root = ap_document_root(r);
+            apr_size_t rl = strlen(root);
+            if (rl && root[rl - 1] == '/')
+                --rl;
+            if (!strncmp(uri, root, rl) && uri[rl] == '/') {
+                rwlog(&ctx, 3, "strip document_root prefix: %s -> %s", uri,
+                      uri + rl);
+                uri += rl;
+            }
+        }
+        if (r->args)
+            uri = apr_pstrcat(r->pool, uri, "?", r->args, NULL);
+        r->filename = apr_pstrcat(r->pool, "redirect:", uri, NULL);
+        rwlog(&ctx, 1, "internal redirect with %s [INTERNAL REDIRECT]", uri);
+        r->handler = REWRITE_REDIRECT_HANDLER_NAME;
+    }
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* type_checker and handler                                            */
+
+int rw_exec_mimetype(request_rec *r)
+{
+    const char *t = apr_table_get(r->notes, NOTE_MIMETYPE);
+    const char *h = apr_table_get(r->notes, NOTE_HANDLER);
+    rw_ctx_t ctx;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.r = r;
+    if (t) {
+        rwlog(&ctx, 1, "force filename %s to have MIME-type '%s'",
+              r->filename, t);
+        ap_set_content_type(r, t);
+    }
+    if (h) {
+        rwlog(&ctx, 1, "force filename %s to have the Content-handler '%s'",
+              r->filename, h);
+        r->handler = h;
+    }
+    return DECLINED;
+}
+
+int rw_exec_redirect_handler(request_rec *r)
+{
+    if (strcmp(r->handler ? r->handler : "", REWRITE_REDIRECT_HANDLER_NAME))
+        return DECLINED;
+    if (!r->filename || strncmp(r->filename, "redirect:", 9))
+        return DECLINED;
+    ap_internal_redirect(r->filename + 9, r);
+    return OK;
+}

@@ -1,0 +1,844 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE).
+ *
+ * Config time: the directive handlers.  Every RewriteRule, RewriteCond
+ * and RewriteMap is compiled here into the read-only structures of
+ * include/rewrite.h: regexes (PCRE2, JIT), templates split into pieces,
+ * flags into bits.  Error strings are worded like the stock module's so
+ * that `apache2 -t` reads the same.
+ */
+#include "apr_strings.h"
+#include "apr_lib.h"
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "ap_regex.h"
+
+#include "rewrite.h"
+
+APLOG_USE_MODULE(rewrite);
+
+/* ------------------------------------------------------------------ */
+/* Regular expressions                                                 */
+
+/* Derives PCRE2 options from the server's RegexDefaultOptions, so that a
+ * pattern here means what it means to every other module of httpd. */
+static uint32_t pcre_options(int nocase)
+{
+    int cflags = ap_regcomp_get_default_cflags();
+    uint32_t opts = 0;
+
+    if (nocase || (cflags & AP_REG_ICASE))
+        opts |= PCRE2_CASELESS;
+    if (cflags & AP_REG_NEWLINE)
+        opts |= PCRE2_MULTILINE;
+    if (cflags & AP_REG_DOTALL)
+        opts |= PCRE2_DOTALL;
+    if (cflags & AP_REG_DOLLAR_ENDONLY)
+        opts |= PCRE2_DOLLAR_ENDONLY;
+    return opts;
+}
+
+static apr_status_t regex_cleanup(void *data)
+{
+    rw_regex_t *re = data;
+    pcre2_code_free(re->code);
+    return APR_SUCCESS;
+}
+
+const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
+                             rw_regex_t **out)
+{
+    int err;
+    PCRE2_SIZE erroff;
+    uint32_t ncaps = 0;
+    rw_regex_t *re = apr_pcalloc(p, sizeof(*re));
+
+    re->code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                             pcre_options(nocase), &err, &erroff, NULL);
+    if (!re->code)
+        return "cannot compile";
+    /* JIT is an optimisation only: fall back to the interpreter. */
+    (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
+    pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &ncaps);
+    re->ncaps = (int)ncaps;
+    apr_pool_cleanup_register(p, re, regex_cleanup, apr_pool_cleanup_null);
+    *out = re;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Argument line                                                       */
+
+/* Reads one word at *s: quoted ("..." or '...') or bare; a backslash
+ * protects the next character and stays in the word.  Returns NULL at
+ * the end of the line, sets *bad on an unterminated quote. */
+static char *next_word(apr_pool_t *p, const char **s, int *bad)
+{
+    const char *c = *s, *start;
+    char quote = 0;
+
+    while (*c && apr_isspace(*c))
+        ++c;
+    if (!*c)
+        return NULL;
+    if (*c == '"' || *c == '\'')
+        quote = *c++;
+    start = c;
+    for (; *c; ++c) {
+        if (*c == '\\' && c[1]) {
+            ++c;
+            continue;
+        }
+        if (quote ? *c == quote : apr_isspace(*c))
+            break;
+    }
+    if (quote && *c != quote) {
+        *bad = 1;
+        return NULL;
+    }
+    *s = *c ? c + 1 : c;
+    return apr_pstrmemdup(p, start, c - start);
+}
+
+const char *rw_split_args(apr_pool_t *p, const char *line,
+                          char **a1, char **a2, char **a3)
+{
+    int bad = 0;
+
+    *a1 = next_word(p, &line, &bad);
+    *a2 = *a1 ? next_word(p, &line, &bad) : NULL;
+    *a3 = *a2 ? next_word(p, &line, &bad) : NULL;
+    if (bad || !*a2)
+        return "bad argument line";
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Variables and templates                                             */
+
+static const struct {
+    const char *name;
+    rw_var_kind_t kind;
+    const char *header;     /* request header for HTTP_* names */
+} var_names[] = {
+    { "HTTP_ACCEPT", RW_VAR_HEADER, "Accept" },
+    { "HTTP_COOKIE", RW_VAR_HEADER, "Cookie" },
+    { "HTTP_FORWARDED", RW_VAR_HEADER, "Forwarded" },
+    { "HTTP_HOST", RW_VAR_HEADER, "Host" },
+    { "HTTP_PROXY_CONNECTION", RW_VAR_HEADER, "Proxy-Connection" },
+    { "HTTP_REFERER", RW_VAR_HEADER, "Referer" },
+    { "HTTP_USER_AGENT", RW_VAR_HEADER, "User-Agent" },
+    { "TIME_YEAR", RW_VAR_TIME_YEAR, NULL },
+    { "TIME_MON", RW_VAR_TIME_MON, NULL },
+    { "TIME_DAY", RW_VAR_TIME_DAY, NULL },
+    { "TIME_HOUR", RW_VAR_TIME_HOUR, NULL },
+    { "TIME_MIN", RW_VAR_TIME_MIN, NULL },
+    { "TIME_SEC", RW_VAR_TIME_SEC, NULL },
+    { "TIME_WDAY", RW_VAR_TIME_WDAY, NULL },
+    { "TIME", RW_VAR_TIME, NULL },
+    { "API_VERSION", RW_VAR_API_VERSION, NULL },
+    { "AUTH_TYPE", RW_VAR_AUTH_TYPE, NULL },
+    { "CONN_REMOTE_ADDR", RW_VAR_CONN_REMOTE_ADDR, NULL },
+    { "CONTEXT_PREFIX", RW_VAR_CONTEXT_PREFIX, NULL },
+    { "CONTEXT_DOCUMENT_ROOT", RW_VAR_CONTEXT_DOCUMENT_ROOT, NULL },
+    { "IPV6", RW_VAR_IPV6, NULL },
+    { "PATH_INFO", RW_VAR_PATH_INFO, NULL },
+    { "QUERY_STRING", RW_VAR_QUERY_STRING, NULL },
+    { "REMOTE_ADDR", RW_VAR_REMOTE_ADDR, NULL },
+    { "REMOTE_HOST", RW_VAR_REMOTE_HOST, NULL },
+    { "REMOTE_IDENT", RW_VAR_REMOTE_IDENT, NULL },
+    { "REMOTE_PORT", RW_VAR_REMOTE_PORT, NULL },
+    { "REMOTE_USER", RW_VAR_REMOTE_USER, NULL },
+    { "REQUEST_METHOD", RW_VAR_REQUEST_METHOD, NULL },
+    { "SCRIPT_FILENAME", RW_VAR_REQUEST_FILENAME, NULL },
+    { "REQUEST_FILENAME", RW_VAR_REQUEST_FILENAME, NULL },
+    { "DOCUMENT_ROOT", RW_VAR_DOCUMENT_ROOT, NULL },
+    { "SCRIPT_GROUP", RW_VAR_SCRIPT_GROUP, NULL },
+    { "SCRIPT_USER", RW_VAR_SCRIPT_USER, NULL },
+    { "SERVER_ADDR", RW_VAR_SERVER_ADDR, NULL },
+    { "SERVER_ADMIN", RW_VAR_SERVER_ADMIN, NULL },
+    { "SERVER_NAME", RW_VAR_SERVER_NAME, NULL },
+    { "SERVER_PORT", RW_VAR_SERVER_PORT, NULL },
+    { "SERVER_PROTOCOL", RW_VAR_SERVER_PROTOCOL, NULL },
+    { "SERVER_SOFTWARE", RW_VAR_SERVER_SOFTWARE, NULL },
+    { "HTTPS", RW_VAR_HTTPS, NULL },
+    { "IS_SUBREQ", RW_VAR_IS_SUBREQ, NULL },
+    { "REQUEST_SCHEME", RW_VAR_REQUEST_SCHEME, NULL },
+    { "REQUEST_URI", RW_VAR_REQUEST_URI, NULL },
+    { "THE_REQUEST", RW_VAR_THE_REQUEST, NULL },
+};
+
+void rw_parse_var(apr_pool_t *p, const char *name, rw_var_t *out)
+{
+    static const struct { const char *prefix; rw_var_kind_t kind; } pre[] = {
+        { "HTTP:", RW_VAR_HEADER }, { "ENV:", RW_VAR_ENV },
+        { "SSL:", RW_VAR_SSL }, { "LA-U:", RW_VAR_LA_U },
+        { "LA-F:", RW_VAR_LA_F },
+    };
+    apr_size_t i;
+
+    memset(out, 0, sizeof(*out));
+    for (i = 0; i < sizeof(pre) / sizeof(pre[0]); ++i) {
+        apr_size_t n = strlen(pre[i].prefix);
+        if (!strncmp(name, pre[i].prefix, n)) {
+            out->kind = pre[i].kind;
+            out->arg = apr_pstrdup(p, name + n);
+            if (out->kind == RW_VAR_LA_U || out->kind == RW_VAR_LA_F) {
+                rw_var_t *inner = apr_palloc(p, sizeof(*inner));
+                rw_parse_var(p, out->arg, inner);
+                out->inner = inner;
+            }
+            return;
+        }
+    }
+    for (i = 0; i < sizeof(var_names) / sizeof(var_names[0]); ++i) {
+        if (!strcmp(name, var_names[i].name)) {
+            out->kind = var_names[i].kind;
+            out->arg = var_names[i].header;
+            return;
+        }
+    }
+    out->kind = RW_VAR_UNKNOWN;
+    out->arg = apr_pstrdup(p, name);
+}
+
+/* Position of the '}' closing a "{" at s[-1], honouring nested braces;
+ * NULL when there is none. */
+static const char *find_close(const char *s)
+{
+    int depth = 1;
+
+    for (; *s; ++s) {
+        if (*s == '\\' && s[1])
+            ++s;
+        else if (*s == '{')
+            ++depth;
+        else if (*s == '}' && --depth == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* Finds c at nesting depth 0 in [s, end); NULL when absent. */
+static const char *find_top(const char *s, const char *end, char c)
+{
+    int depth = 0;
+
+    for (; s < end; ++s) {
+        if (*s == '\\' && s + 1 < end)
+            ++s;
+        else if (*s == '{')
+            ++depth;
+        else if (*s == '}')
+            --depth;
+        else if (*s == c && depth == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static void add_lit(apr_array_header_t *pieces, const char *s, apr_size_t n)
+{
+    rw_piece_t *last = pieces->nelts
+        ? &APR_ARRAY_IDX(pieces, pieces->nelts - 1, rw_piece_t) : NULL;
+
+    if (!n)
+        return;
+    if (last && last->kind == RW_PIECE_LIT && last->lit + last->len == s) {
+        last->len += n;     /* adjacent in the buffer: just extend */
+        return;
+    }
+    last = apr_array_push(pieces);
+    memset(last, 0, sizeof(*last));
+    last->kind = RW_PIECE_LIT;
+    last->lit = s;
+    last->len = n;
+}
+
+static const char *parse_range(apr_pool_t *p, const char *text,
+                               const char *end, const rw_tpl_t **out);
+
+/* Literals point into one unescaped copy of the text; a piece's text
+ * must stay contiguous, so escapes are resolved into buf as we go. */
+static const char *parse_range(apr_pool_t *p, const char *s, const char *end,
+                               const rw_tpl_t **out)
+{
+    rw_tpl_t *t = apr_pcalloc(p, sizeof(*t));
+    apr_array_header_t *pieces = apr_array_make(p, 4, sizeof(rw_piece_t));
+    char *buf = apr_palloc(p, end - s + 1), *b = buf;
+    const char *err;
+    rw_piece_t *pc;
+
+    t->text = apr_pstrmemdup(p, s, end - s);
+    while (s < end) {
+        if (*s == '\\' && s + 1 < end) {
+            *b = s[1];
+            add_lit(pieces, b++, 1);
+            s += 2;
+            continue;
+        }
+        if ((*s == '$' || *s == '%') && s + 1 < end && apr_isdigit(s[1])) {
+            pc = apr_array_push(pieces);
+            memset(pc, 0, sizeof(*pc));
+            pc->kind = *s == '$' ? RW_PIECE_RULEREF : RW_PIECE_CONDREF;
+            pc->n = s[1] - '0';
+            s += 2;
+            continue;
+        }
+        if (*s == '%' && s + 1 < end && s[1] == '{') {
+            const char *close = find_close(s + 2);
+            if (close && close < end) {
+                pc = apr_array_push(pieces);
+                memset(pc, 0, sizeof(*pc));
+                pc->kind = RW_PIECE_VAR;
+                rw_parse_var(p, apr_pstrmemdup(p, s + 2, close - (s + 2)),
+                             &pc->var);
+                s = close + 1;
+                continue;
+            }
+        }
+        if (*s == '$' && s + 1 < end && s[1] == '{') {
+            const char *close = find_close(s + 2);
+            const char *colon = close && close < end
+                ? find_top(s + 2, close, ':') : NULL;
+            if (colon) {
+                const char *bar = find_top(colon + 1, close, '|');
+                const rw_tpl_t *key, *dflt = NULL;
+                if ((err = parse_range(p, colon + 1, bar ? bar : close, &key)))
+                    return err;
+                if (bar && (err = parse_range(p, bar + 1, close, &dflt)))
+                    return err;
+                pc = apr_array_push(pieces);
+                memset(pc, 0, sizeof(*pc));
+                pc->kind = RW_PIECE_MAP;
+                pc->map = apr_pstrmemdup(p, s + 2, colon - (s + 2));
+                pc->key = key;
+                pc->dflt = dflt;
+                s = close + 1;
+                continue;
+            }
+        }
+        *b = *s++;
+        add_lit(pieces, b++, 1);
+    }
+    t->npieces = pieces->nelts;
+    t->pieces = (const rw_piece_t *)pieces->elts;
+    if (t->npieces == 0)
+        t->literal = "";
+    else if (t->npieces == 1 && t->pieces[0].kind == RW_PIECE_LIT)
+        t->literal = apr_pstrmemdup(p, t->pieces[0].lit, t->pieces[0].len);
+    t->first_is_ref = t->npieces > 0 && t->pieces[0].kind != RW_PIECE_LIT;
+    *out = t;
+    return NULL;
+}
+
+const char *rw_parse_template(apr_pool_t *p, const char *text,
+                              const rw_tpl_t **out)
+{
+    return parse_range(p, text, text + strlen(text), out);
+}
+
+/* ------------------------------------------------------------------ */
+/* Flags                                                               */
+
+/* Calls fn for each "key[=value]" of a "[...]" list; error or NULL. */
+static const char *each_flag(apr_pool_t *p, const char *flags,
+                             const char *(*fn)(apr_pool_t *, const char *,
+                                               const char *, void *),
+                             void *data)
+{
+    apr_size_t len = strlen(flags);
+    char *list, *tok, *last, *val;
+    const char *err;
+
+    if (len < 2 || flags[0] != '[' || flags[len - 1] != ']')
+        return "bad flag delimiters";
+    list = apr_pstrmemdup(p, flags + 1, len - 2);
+    /* Split by hand: empty items are errors, as in the stock module. */
+    for (tok = list; tok; tok = last) {
+        last = strchr(tok, ',');
+        if (last)
+            *last++ = '\0';
+        while (apr_isspace(*tok))
+            ++tok;
+        val = strchr(tok, '=');
+        if (val)
+            *val++ = '\0';
+        if ((err = fn(p, tok, val, data)))
+            return err;
+    }
+    return NULL;
+}
+
+static int is_flag(const char *key, const char *shrt, const char *lng)
+{
+    return !strcasecmp(key, shrt) || (lng && !strcasecmp(key, lng));
+}
+
+/* The status codes the stock module accepts for R=code. */
+static int valid_status(int code)
+{
+    static const short ok[] = {
+        100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208,
+        226, 300, 301, 302, 303, 304, 305, 307, 308, 400, 401, 402, 403,
+        404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416,
+        417, 421, 422, 423, 424, 426, 428, 429, 431, 451, 500, 501, 502,
+        503, 504, 505, 506, 507, 508, 510, 511
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); ++i)
+        if (ok[i] == code)
+            return 1;
+    return 0;
+}
+
+static const char *tpl_or_null(apr_pool_t *p, const char *val,
+                               const rw_tpl_t **out)
+{
+    *out = NULL;
+    return val ? rw_parse_template(p, val, out) : NULL;
+}
+
+static const char *rule_flag(apr_pool_t *p, const char *key, const char *val,
+                             void *data)
+{
+    rw_rule_t *r = data;
+    const char *err;
+
+    if (is_flag(key, "B", "backrefescaping")) {
+        r->flags |= RW_RF_ESCAPEBACKREF;
+        if (val && *val)
+            r->bchars = val;
+    }
+    else if (is_flag(key, "BNP", "backrefernoplus"))
+        r->flags |= RW_RF_NOPLUS;
+    else if (is_flag(key, "BCTLS", NULL))
+        r->flags |= RW_RF_ESCAPECTLS;
+    else if (is_flag(key, "BNE", NULL)) {
+        if (!val || !*val)
+            return "flag 'BNE' wants a list of characters (i.e. [BNE=...])";
+        r->bnechars = val;
+    }
+    else if (is_flag(key, "C", "chain"))
+        r->flags |= RW_RF_CHAIN;
+    else if (is_flag(key, "CO", "cookie")) {
+        const rw_tpl_t *t;
+        if (val) {
+            if ((err = rw_parse_template(p, val, &t)))
+                return err;
+            if (!r->cookies)
+                r->cookies = apr_array_make(p, 2, sizeof(const rw_tpl_t *));
+            APR_ARRAY_PUSH(r->cookies, const rw_tpl_t *) = t;
+        }
+    }
+    else if (*key == 'd' || *key == 'D')   /* stock takes any D... as DPI */
+        r->flags |= RW_RF_DISCARDPATH;
+    else if (is_flag(key, "E", "env")) {
+        rw_env_t *e;
+        if (val) {
+            if (!r->env)
+                r->env = apr_array_make(p, 2, sizeof(rw_env_t));
+            e = apr_array_push(r->env);
+            if ((err = rw_parse_template(p, val, &e->spec)))
+                return err;
+        }
+    }
+    else if (is_flag(key, "END", NULL))
+        r->flags |= RW_RF_END;
+    else if (is_flag(key, "F", "forbidden")) {
+        r->flags |= RW_RF_STATUS;
+        r->status = HTTP_FORBIDDEN;
+    }
+    else if (is_flag(key, "G", "gone")) {
+        r->flags |= RW_RF_STATUS;
+        r->status = HTTP_GONE;
+    }
+    else if (is_flag(key, "H", "handler")) {
+        r->handler = val;
+        if ((err = tpl_or_null(p, val, &r->handler_tpl)))
+            return err;
+    }
+    else if (is_flag(key, "L", "last"))
+        r->flags |= RW_RF_LAST;
+    else if (is_flag(key, "N", "next")) {
+        r->flags |= RW_RF_NEXT;
+        if (val && *val)
+            r->maxrounds = atoi(val);
+    }
+    else if (is_flag(key, "NC", "nocase"))
+        r->flags |= RW_RF_NOCASE;
+    else if (is_flag(key, "NE", "noescape"))
+        r->flags |= RW_RF_NOESCAPE;
+    else if (is_flag(key, "NS", "nosubreq"))
+        r->flags |= RW_RF_NOSUBREQ;
+    else if (is_flag(key, "P", "proxy"))
+        r->flags |= RW_RF_PROXY;
+    else if (is_flag(key, "PT", "passthrough"))
+        r->flags |= RW_RF_PASSTHROUGH;
+    else if (is_flag(key, "QSA", "qsappend"))
+        r->flags |= RW_RF_QSAPPEND;
+    else if (is_flag(key, "QSD", "qsdiscard"))
+        r->flags |= RW_RF_QSDISCARD;
+    else if (is_flag(key, "QSL", "qslast"))
+        r->flags |= RW_RF_QSLAST;
+    else if (is_flag(key, "R", "redirect")) {
+        int code = HTTP_MOVED_TEMPORARILY;
+        if (val && apr_isdigit(*val)) {
+            code = atoi(val);
+            if (!valid_status(code))
+                return apr_psprintf(p, "invalid HTTP response code '%s' for "
+                                    "flag 'R'", val);
+        }
+        else if (val && !strcasecmp(val, "permanent"))
+            code = HTTP_MOVED_PERMANENTLY;
+        else if (val && !strcasecmp(val, "seeother"))
+            code = HTTP_SEE_OTHER;
+        r->status = code;
+        if (ap_is_HTTP_REDIRECT(code))
+            r->flags = (r->flags & ~RW_RF_STATUS) | RW_RF_REDIRECT;
+        else
+            r->flags = (r->flags & ~RW_RF_REDIRECT) | RW_RF_STATUS;
+    }
+    else if (is_flag(key, "S", "skip")) {
+        r->flags |= RW_RF_SKIP;
+        r->skip = val ? atoi(val) : 0;
+    }
+    else if (is_flag(key, "T", "type")) {
+        r->type = val;
+        if ((err = tpl_or_null(p, val, &r->type_tpl)))
+            return err;
+    }
+    else if (is_flag(key, "UNC", NULL))
+        r->flags |= RW_RF_UNC;
+    else if (is_flag(key, "UnsafeAllow3F", NULL))
+        r->flags |= RW_RF_UNSAFE_3F;
+    else if (is_flag(key, "UnsafePrefixStat", NULL))
+        r->flags |= RW_RF_UNSAFE_PREFIX;
+    else
+        return apr_psprintf(p, "unknown flag '%s'", key);
+    return NULL;
+}
+
+const char *rw_parse_rule_flags(apr_pool_t *p, const char *flags,
+                                rw_rule_t *rule)
+{
+    return each_flag(p, flags, rule_flag, rule);
+}
+
+static const char *cond_flag(apr_pool_t *p, const char *key, const char *val,
+                             void *data)
+{
+    rw_cond_t *c = data;
+
+    (void)val;
+    if (is_flag(key, "NC", "nocase"))
+        c->flags |= RW_CF_NOCASE;
+    else if (is_flag(key, "OR", "ornext"))
+        c->flags |= RW_CF_ORNEXT;
+    else if (is_flag(key, "NV", "novary"))
+        c->flags |= RW_CF_NOVARY;
+    else
+        return apr_psprintf(p, "unknown flag '%s'", key);
+    return NULL;
+}
+
+const char *rw_parse_cond_flags(apr_pool_t *p, const char *flags,
+                                rw_cond_t *cond)
+{
+    return each_flag(p, flags, cond_flag, cond);
+}
+
+/* ------------------------------------------------------------------ */
+/* CondPattern                                                         */
+
+const char *rw_parse_cond_pattern(apr_pool_t *p, const char *pat,
+                                  rw_cond_t *c)
+{
+    static const struct { const char *op; rw_cond_kind_t kind; } ops[] = {
+        { "-eq", RW_COND_INT_EQ }, { "-ge", RW_COND_INT_GE },
+        { "-gt", RW_COND_INT_GT }, { "-le", RW_COND_INT_LE },
+        { "-lt", RW_COND_INT_LT }, { "-ne", RW_COND_INT_NE },
+        { "<=", RW_COND_STR_LE }, { ">=", RW_COND_STR_GE },
+        { "<", RW_COND_STR_LT }, { ">", RW_COND_STR_GT },
+        { "=", RW_COND_STR_EQ },
+    };
+    static const struct { char letter; rw_cond_kind_t kind; } tests[] = {
+        { 'f', RW_COND_FILE }, { 's', RW_COND_FILE_SIZE },
+        { 'd', RW_COND_DIR }, { 'l', RW_COND_LINK }, { 'L', RW_COND_LINK },
+        { 'h', RW_COND_LINK }, { 'x', RW_COND_EXEC },
+        { 'F', RW_COND_FILE_SUB }, { 'U', RW_COND_URL_SUB },
+    };
+    apr_size_t i;
+
+    if (*pat == '!') {
+        c->negate = 1;
+        ++pat;
+    }
+    c->pattern = pat;
+    c->kind = RW_COND_REGEX;
+    for (i = 0; i < sizeof(ops) / sizeof(ops[0]); ++i) {
+        apr_size_t n = strlen(ops[i].op);
+        if (!strncmp(pat, ops[i].op, n)) {
+            c->kind = ops[i].kind;
+            c->operand = pat + n;
+            /* "-gt=5" and "=\"\"" are written in the wild */
+            if (c->kind >= RW_COND_INT_LT && *c->operand == '=')
+                ++c->operand;
+            if (c->kind == RW_COND_STR_EQ && !strcmp(c->operand, "\"\""))
+                c->operand = "";
+            return NULL;
+        }
+    }
+    if (pat[0] == '-' && pat[1] && !pat[2]) {
+        for (i = 0; i < sizeof(tests) / sizeof(tests[0]); ++i) {
+            if (tests[i].letter == pat[1]) {
+                c->kind = tests[i].kind;
+                return NULL;
+            }
+        }
+    }
+    return rw_regex_compile(p, pat, c->flags & RW_CF_NOCASE, &c->re);
+}
+
+/* ------------------------------------------------------------------ */
+/* Directive handlers                                                  */
+
+static const char *where(cmd_parms *cmd)
+{
+    return cmd->directive ? cmd->directive->filename : "?";
+}
+
+static int line_of(cmd_parms *cmd)
+{
+    return cmd->directive ? cmd->directive->line_num : 0;
+}
+
+const char *rw_cmd_engine(cmd_parms *cmd, void *dconf, int flag)
+{
+    if (cmd->path == NULL) {
+        rw_server_conf_t *sc = ap_get_module_config(cmd->server->module_config,
+                                                    &rewrite_module);
+        sc->state = flag ? 1 : 0;
+    }
+    else {
+        rw_dir_conf_t *dc = dconf;
+        dc->state = flag ? 1 : 0;
+    }
+    return NULL;
+}
+
+const char *rw_cmd_options(cmd_parms *cmd, void *dconf, const char *opt)
+{
+    static const struct { const char *name; unsigned bit; } names[] = {
+        { "inherit", RW_OPT_INHERIT },
+        { "inheritbefore", RW_OPT_INHERIT_BEFORE },
+        { "inheritdown", RW_OPT_INHERIT_DOWN },
+        { "inheritdownbefore", RW_OPT_INHERIT_DOWN_BEFORE },
+        { "ignoreinherit", RW_OPT_IGNORE_INHERIT },
+        { "allownoslash", RW_OPT_NOSLASH },
+        { "allowanyuri", RW_OPT_ANYURI },
+        { "mergebase", RW_OPT_MERGEBASE },
+        { "ignorecontextinfo", RW_OPT_IGNORE_CONTEXT_INFO },
+        { "legacyprefixdocroot", RW_OPT_LEGACY_PREFIX_DOCROOT },
+        { "unsafeprefixstat", RW_OPT_UNSAFE_PREFIX },
+    };
+    unsigned bit = 0;
+    apr_size_t i;
+
+    if (!strncasecmp(opt, "MaxRedirects=", 13)) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, APLOGNO(00664)
+                     "RewriteOptions: MaxRedirects option has been removed in "
+                     "favor of the global LimitInternalRecursion directive "
+                     "and will be ignored.");
+        return NULL;
+    }
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); ++i)
+        if (!strcasecmp(opt, names[i].name))
+            bit = names[i].bit;
+    if (!bit)
+        return apr_pstrcat(cmd->pool, "RewriteOptions: unknown option '",
+                           opt, "'", NULL);
+    if (cmd->path == NULL) {
+        rw_server_conf_t *sc = ap_get_module_config(cmd->server->module_config,
+                                                    &rewrite_module);
+        sc->options |= bit;
+        sc->options_set = 1;
+    }
+    else {
+        rw_dir_conf_t *dc = dconf;
+        dc->options |= bit;
+        dc->options_set = 1;
+    }
+    return NULL;
+}
+
+const char *rw_cmd_base(cmd_parms *cmd, void *dconf, const char *a)
+{
+    rw_dir_conf_t *dc = dconf;
+
+    if (cmd->path == NULL || dconf == NULL)
+        return "RewriteBase: only valid in per-directory config files";
+    if (a[0] == '\0')
+        return "RewriteBase: empty URL not allowed";
+    if (a[0] != '/')
+        return "RewriteBase: argument is not a valid URL";
+    dc->baseurl = a;
+    dc->baseurl_set = 1;
+    return NULL;
+}
+
+/* The pending-conditions list and the rules array of the context the
+ * directive sits in. */
+static void context_lists(cmd_parms *cmd, void *dconf,
+                          apr_array_header_t **pending,
+                          apr_array_header_t **rules)
+{
+    if (cmd->path == NULL) {
+        rw_server_conf_t *sc = ap_get_module_config(cmd->server->module_config,
+                                                    &rewrite_module);
+        *pending = sc->pending;
+        *rules = sc->rules;
+    }
+    else {
+        rw_dir_conf_t *dc = dconf;
+        *pending = dc->pending;
+        *rules = dc->rules;
+    }
+}
+
+/* Comparisons NC does not apply to: integers, file tests, expr. */
+static int is_nocase_less(rw_cond_kind_t k)
+{
+    return k >= RW_COND_INT_LT;
+}
+
+const char *rw_cmd_cond(cmd_parms *cmd, void *dconf, const char *line)
+{
+    apr_array_header_t *pending, *rules;
+    char *a1, *a2, *a3;
+    rw_cond_t *c;
+    const char *err;
+
+    context_lists(cmd, dconf, &pending, &rules);
+    if (rw_split_args(cmd->pool, line, &a1, &a2, &a3))
+        return apr_pstrcat(cmd->pool, "RewriteCond: bad argument line '",
+                           line, "'", NULL);
+    c = apr_array_push(pending);
+    memset(c, 0, sizeof(*c));
+    if (a3 && (err = rw_parse_cond_flags(cmd->pool, a3, c)))
+        return apr_pstrcat(cmd->pool, "RewriteCond: ", err, NULL);
+
+    if (!strcmp(a1, "expr")) {
+        int flags = (c->flags & RW_CF_NOVARY) ? AP_EXPR_FLAG_DONT_VARY : 0;
+        const char *experr = NULL;
+        /* .htaccess authors get the restricted expression language */
+        if (ap_check_cmd_context(cmd, NOT_IN_HTACCESS))
+            flags |= AP_EXPR_FLAG_RESTRICTED;
+        if (*a2 == '!') {
+            c->negate = 1;
+            ++a2;
+        }
+        c->kind = RW_COND_EXPR;
+        c->pattern = a2;
+        c->expr = ap_expr_parse_cmd(cmd, a2, flags, &experr, NULL);
+        if (experr)
+            return apr_psprintf(cmd->pool,
+                                "RewriteCond: cannot compile expression%s "
+                                "\"%s\" %s",
+                                (flags & AP_EXPR_FLAG_RESTRICTED)
+                                ? " in htaccess context" : "", a2, experr);
+        c->input = NULL;
+        return NULL;
+    }
+
+    if ((err = rw_parse_template(cmd->pool, a1, &c->input)))
+        return apr_pstrcat(cmd->pool, "RewriteCond: ", err, NULL);
+    if (rw_parse_cond_pattern(cmd->pool, a2, c))
+        return apr_pstrcat(cmd->pool, "RewriteCond: cannot compile regular "
+                           "expression '", c->pattern, "'", NULL);
+    if ((c->flags & RW_CF_NOCASE) && is_nocase_less(c->kind))
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, APLOGNO(00665)
+                     "RewriteCond: NoCase option for non-regex pattern '%s' "
+                     "is not supported and will be ignored. (%s:%d)",
+                     a2, where(cmd), line_of(cmd));
+    return NULL;
+}
+
+const char *rw_cmd_rule(cmd_parms *cmd, void *dconf, const char *line)
+{
+    apr_array_header_t *pending, *rules;
+    char *a1, *a2, *a3;
+    rw_rule_t *r;
+    const char *err;
+
+    context_lists(cmd, dconf, &pending, &rules);
+    if (rw_split_args(cmd->pool, line, &a1, &a2, &a3))
+        return apr_pstrcat(cmd->pool, "RewriteRule: bad argument line '",
+                           line, "'", NULL);
+    r = apr_array_push(rules);
+    memset(r, 0, sizeof(*r));
+    r->maxrounds = 10000;
+    if (a3 && (err = rw_parse_rule_flags(cmd->pool, a3, r)))
+        return apr_pstrcat(cmd->pool, "RewriteRule: ", err, NULL);
+
+    if (*a1 == '!') {
+        r->negate = 1;
+        ++a1;
+    }
+    r->pattern = a1;
+    if (rw_regex_compile(cmd->pool, a1, r->flags & RW_RF_NOCASE, &r->re))
+        return apr_pstrcat(cmd->pool, "RewriteRule: cannot compile regular "
+                           "expression '", a1, "'", NULL);
+    r->output = a2;
+    if (strcmp(a2, "-") != 0 &&
+        (err = rw_parse_template(cmd->pool, a2, &r->subst)))
+        return apr_pstrcat(cmd->pool, "RewriteRule: ", err, NULL);
+
+    /* The conditions written above this rule now belong to it. */
+    r->nconds = pending->nelts;
+    r->conds = (const rw_cond_t *)apr_pmemdup(cmd->pool, pending->elts,
+                                              pending->nelts * sizeof(rw_cond_t));
+    apr_array_clear(pending);
+    return NULL;
+}
+
+const char *rw_cmd_map(cmd_parms *cmd, void *dconf, const char *a1,
+                       const char *a2, const char *a3)
+{
+    rw_server_conf_t *sc = ap_get_module_config(cmd->server->module_config,
+                                                &rewrite_module);
+    static const char *types[] = { "txt", "rnd", "dbm", "prg", "int", "dbd",
+                                   "fastdbd" };
+    const rw_map_type_t *type = NULL;
+    const char *src = a2;
+    rw_map_t *map;
+    apr_size_t i;
+
+    (void)dconf;
+    for (i = 0; i < sizeof(types) / sizeof(types[0]); ++i) {
+        apr_size_t n = strlen(types[i]);
+        if (!strncmp(a2, types[i], n) &&
+            (a2[n] == ':' || (i == 2 && a2[n] == '='))) {
+            type = rw_map_type_find(types[i]);
+            src = a2 + n + (a2[n] == ':');
+            break;
+        }
+    }
+    if (!type) {            /* no known prefix: a text file, as stock does */
+        type = rw_map_type_find("txt");
+        src = a2;
+    }
+    map = apr_pcalloc(cmd->pool, sizeof(*map));
+    map->name = a1;
+    map->type = type;
+    map->options = a3;
+    if (type->configure) {
+        const char *err = type->configure(cmd, map, src, a3);
+        if (err)
+            return err;
+    }
+    apr_hash_set(sc->maps, a1, APR_HASH_KEY_STRING, map);
+    return NULL;
+}
