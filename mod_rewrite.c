@@ -158,12 +158,13 @@ static int pre_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp)
 static int post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
                        server_rec *s)
 {
-    (void)p;
-    (void)plog;
-    (void)ptemp;
-    (void)s;
     rw_exec_post_config();
-    return OK;
+    return rw_map_post_config(p, plog, ptemp, s);
+}
+
+static void child_init(apr_pool_t *p, server_rec *s)
+{
+    rw_map_child_init(p, s);
 }
 
 /* translate_name, first: server rules see the URL before any other
@@ -207,6 +208,7 @@ static void register_hooks(apr_pool_t *p)
     APR_REGISTER_OPTIONAL_FN(ap_register_rewrite_mapfunc);
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(hook_translate, NULL, after_us, APR_HOOK_FIRST);
     ap_hook_fixups(hook_fixups, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_type_checker(hook_mimetype, NULL, NULL, APR_HOOK_MIDDLE);

@@ -85,6 +85,7 @@ static void rwlog(rw_ctx_t *ctx, int level, const char *fmt, ...)
     va_list ap;
     int n = 0;
 
+    level += APLOG_DEBUG;       /* trace1..8 */
     if (!APLOG_R_MODULE_IS_LEVEL(r, APLOG_MODULE_INDEX, level))
         return;
     va_start(ap, fmt);

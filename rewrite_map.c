@@ -249,6 +249,16 @@ static const rw_map_type_t map_types[] = {
     { "fastdbd", todo_configure, none_lookup },
 };
 
+int rw_map_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                       apr_pool_t *ptemp, server_rec *s)
+{
+    return OK;
+}
+
+void rw_map_child_init(apr_pool_t *p, server_rec *s)
+{
+}
+
 const rw_map_type_t *rw_map_type_find(const char *name)
 {
     apr_size_t i;

@@ -323,5 +323,10 @@ const char *rw_map_lookup(request_rec *r, const rw_map_t *map,
 void rw_map_register_func(char *name, rewrite_mapfunc_t *func);
 /** pre_config: set up the int: function table. */
 void rw_map_pre_config(apr_pool_t *p);
+/** post_config: start prg: programs, open what maps need; OK or error. */
+int rw_map_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                       apr_pool_t *ptemp, server_rec *s);
+/** child_init: per-process state of the maps (locks, caches). */
+void rw_map_child_init(apr_pool_t *p, server_rec *s);
 
 #endif /* RW_REWRITE_H */
