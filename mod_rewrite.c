@@ -211,7 +211,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(hook_translate, NULL, after_us, APR_HOOK_FIRST);
     ap_hook_fixups(hook_fixups, NULL, NULL, APR_HOOK_FIRST);
-    ap_hook_type_checker(hook_mimetype, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_type_checker(hook_mimetype, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(hook_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

@@ -19,6 +19,7 @@
 #include "http_log.h"
 #include "http_protocol.h"
 #include "http_request.h"
+#include "http_vhost.h"
 #include "ap_mmn.h"
 #include "util_script.h"
 
@@ -67,6 +68,7 @@ typedef struct {
     const char *vary_this;    /* headers read by the current condition */
     const rw_rule_t *cur;     /* rule whose substitution is expanded */
     int unsafe_3f;            /* a '?' arrived through a back-reference */
+    int args_rewritten;       /* r->args came from a substitution */
     const rw_rule_t *lastsub; /* last rule that substituted */
 } rw_ctx_t;
 
@@ -459,8 +461,9 @@ static const char *map_value(rw_ctx_t *ctx, const rw_piece_t *pc)
     const char *key = expand(ctx, pc->key);
     const char *val = NULL;
 
-    if (map)
-        val = rw_map_lookup(r, map, key);
+    if (!map)
+        return pc->dflt ? expand(ctx, pc->dflt) : "";
+    val = rw_map_lookup(r, map, key);
     if (val && *val) {
         rwlog(ctx, 5, "map lookup OK: map=%s key=%s -> val=%s",
               pc->map, key, val);
@@ -751,7 +754,6 @@ static const char *reduce_uri(rw_ctx_t *ctx, const char *u)
 {
     request_rec *r = ctx->r;
     apr_uri_t parsed;
-    const char *hostp;
     int pos;
 
     if (!is_absolute_uri(u, &pos))
@@ -760,13 +762,9 @@ static const char *reduce_uri(rw_ctx_t *ctx, const char *u)
         return u;
     if (apr_uri_parse(r->pool, u, &parsed) != APR_SUCCESS || !parsed.hostname)
         return u;
-    if (strcasecmp(parsed.scheme, ap_http_scheme(r)))
-        return u;
-    hostp = ap_get_server_name(r);
-    if (strcasecmp(parsed.hostname, hostp))
-        return u;
-    if ((parsed.port_str ? parsed.port : ap_default_port(r))
-        != ap_get_server_port(r))
+    if (!ap_matches_request_vhost(r, parsed.hostname,
+                                  parsed.port_str ? parsed.port
+                                  : apr_uri_port_of_scheme(parsed.scheme)))
         return u;
     {
         const char *path = u + pos + strcspn(u + pos, "/");
@@ -778,34 +776,38 @@ static const char *reduce_uri(rw_ctx_t *ctx, const char *u)
 }
 
 /* Moves the query string of *uri into r->args, per QSA/QSD/QSL.
- * Returns an HTTP status when the result must be refused, else 0. */
-static int split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
-                       int will_escape)
+ * discard: the substitution ended in a lone '?' (already removed). */
+static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
+                        int discard)
 {
     request_rec *r = ctx->r;
-    char *q;
+    char *q, *full = *uri;
 
-    if ((p->flags & RW_RF_QSDISCARD) && r->args) {
-        rwlog(ctx, 3, "discarding query string");
+    if (p->flags & RW_RF_QSDISCARD)
+        discard = 1;
+    q = (discard && (p->flags & RW_RF_QSLAST)) ? NULL
+        : (p->flags & RW_RF_QSLAST) ? strrchr(*uri, '?') : strchr(*uri, '?');
+    if (q == NULL) {
+        if (discard) {
+            r->args = NULL;
+            rwlog(ctx, 2, "discarding query string, no parse from "
+                  "substitution");
+        }
+        return;
+    }
+    if (discard) {
         r->args = NULL;
+        rwlog(ctx, 2, "discarding query string");
     }
-    q = (p->flags & RW_RF_QSLAST) ? strrchr(*uri, '?') : strchr(*uri, '?');
-    if (q == NULL)
-        return 0;
+    full = apr_pstrdup(r->pool, *uri);
     *q++ = '\0';
-    if (!will_escape && has_ctl_or_space(q)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10410)
-                      "Rewritten query string contains control characters "
-                      "or spaces");
-        return HTTP_FORBIDDEN;
-    }
+    ctx->args_rewritten = 1;
     if ((p->flags & RW_RF_QSAPPEND) && r->args && *q)
         r->args = apr_pstrcat(r->pool, q, "&", r->args, NULL);
     else if (!(p->flags & RW_RF_QSAPPEND) || *q)
         r->args = *q ? apr_pstrdup(r->pool, q) : NULL;
-    rwlog(ctx, 3, "split uri=%s?%s -> uri=%s, args=%s", *uri, q, *uri,
+    rwlog(ctx, 3, "split uri=%s -> uri=%s, args=%s", full, *uri,
           r->args ? r->args : "<none>");
-    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -911,8 +913,8 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
 {
     request_rec *r = ctx->r;
     const char *uri = r->filename, *dirlocal = NULL;
-    char *newuri;
-    int matched, status;
+    char *newuri = NULL;
+    int matched;
 
     if (ctx->perdir) {
         apr_size_t dl = strlen(ctx->perdir);
@@ -944,15 +946,24 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
         apr_table_merge(r->headers_out, "Vary", ctx->vary);
         ctx->vary = NULL;
     }
-    ctx->cur = NULL;
-    set_env(ctx, p);
-    set_cookies(ctx, p);
-
     if (p->flags & RW_RF_STATUS) {
+        set_env(ctx, p);
+        set_cookies(ctx, p);
         rwlog(ctx, 2, "forcing responsecode %d for %s", p->status, r->filename);
         r->status = p->status;
         return ACT_STATUS;
     }
+
+    /* the substitution is expanded first, then E= and CO= */
+    if (p->subst) {
+        ctx->cur = p;
+        ctx->unsafe_3f = 0;
+        newuri = apr_pstrdup(r->pool, expand(ctx, p->subst));
+        ctx->cur = NULL;
+        rwlog(ctx, 2, "rewrite '%s' -> '%s'", uri, newuri);
+    }
+    set_env(ctx, p);
+    set_cookies(ctx, p);
 
     if (!p->subst) {
         /* '-': flags only */
@@ -988,12 +999,6 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
         return ACT_NOCHANGE;
     }
 
-    ctx->cur = p;
-    ctx->unsafe_3f = 0;
-    newuri = apr_pstrdup(r->pool, expand(ctx, p->subst));
-    ctx->cur = NULL;
-    rwlog(ctx, 2, "rewrite '%s' -> '%s'", uri, newuri);
-
     if (ctx->unsafe_3f && !(p->flags & RW_RF_UNSAFE_3F) && strchr(newuri, '?')) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10508)
                       "Unsafe URL with %%3f URL rewritten without "
@@ -1009,13 +1014,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
         newuri = apr_pstrcat(r->pool, ctx->perdir, newuri, NULL);
     }
 
-    status = split_query(ctx, p, &newuri,
-                         (p->flags & RW_RF_REDIRECT) &&
-                         !(p->flags & RW_RF_NOESCAPE));
-    if (status) {
-        r->status = status;
-        return ACT_STATUS;
-    }
+    split_query(ctx, p, &newuri, p->flags & RW_RF_QSNONE);
 
     if (p->flags & RW_RF_PROXY) {
         r->filename = apr_pstrcat(r->pool, "proxy:", newuri, NULL);
@@ -1164,6 +1163,28 @@ loop:
 /* ------------------------------------------------------------------ */
 /* Shared final steps                                                  */
 
+/* A rewritten query string with raw spaces or control characters would
+ * be forwarded as is (internal, proxy, unescaped redirect): refused. */
+static int unsafe_args(rw_ctx_t *ctx, int rc)
+{
+    request_rec *r = ctx->r;
+    int escaped_redirect = rc != ACT_NOESCAPE &&
+                           is_absolute_uri(r->filename, NULL) &&
+                           strncmp(r->filename, "proxy:", 6);
+
+    if (!r->args || escaped_redirect || !has_ctl_or_space(r->args))
+        return 0;
+    if (ctx->perdir)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10411)
+                      "Rewritten query string contains control characters "
+                      "or spaces");
+    else
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10410)
+                      "Rewritten query string contains control characters "
+                      "or spaces");
+    return 1;
+}
+
 /* Answers an external redirect to r->filename (+ args).  Returns the
  * status to send. */
 static int do_redirect(rw_ctx_t *ctx, int noescape)
@@ -1183,9 +1204,12 @@ static int do_redirect(rw_ctx_t *ctx, int noescape)
         }
     }
     if (r->args) {
-        const char *args = noescape ? r->args : escape_uri(r->pool, r->args);
+        /* a query string from the substitution is escaped; the client's
+         * own is already escaped and is copied */
+        int esc = ctx->args_rewritten && !noescape;
+        const char *args = esc ? escape_uri(r->pool, r->args) : r->args;
         rwlog(ctx, 1, "%s %s to query string for redirect %s",
-              noescape ? "copying" : "escaping", r->args, args);
+              esc ? "escaping" : "copying", r->args, esc ? args : "");
         loc = apr_pstrcat(r->pool, loc, "?", args, NULL);
     }
     if (apr_table_get(r->headers_out, "Vary"))
@@ -1218,11 +1242,14 @@ static int do_proxy(rw_ctx_t *ctx, int noescape)
     return OK;
 }
 
-/* The first path segment of path exists at the file-system root. */
-static int prefix_stat(rw_ctx_t *ctx, const char *path)
+/* Decides whether a server-context result names a file-system path:
+ * its first segment must exist at the root, and (unless UnsafePrefixStat)
+ * the rule must have written that segment literally, or the path must
+ * already lie under the document root. */
+static int prefix_stat(rw_ctx_t *ctx, const char *path, int unsafe_ok)
 {
     request_rec *r = ctx->r;
-    const char *end;
+    const char *end, *out, *root;
     char *seg;
     apr_finfo_t fi;
     int ok;
@@ -1232,18 +1259,24 @@ static int prefix_stat(rw_ctx_t *ctx, const char *path)
     end = strchr(path + 1, '/');
     seg = end ? apr_pstrmemdup(r->pool, path, end - path)
               : apr_pstrdup(r->pool, path);
-    ok = apr_stat(&fi, seg, APR_FINFO_MIN, r->pool) == APR_SUCCESS;
-    if (!ok)
+    if (apr_stat(&fi, seg, APR_FINFO_MIN, r->pool) != APR_SUCCESS)
         return 0;
     if (!ctx->lastsub) {
-        rwlog(ctx, 5, "prefix_stat no lastsub subst prefix %s", seg);
+        rwlog(ctx, 3, "prefix_stat no lastsub subst prefix %s", seg);
         return 1;
     }
-    rwlog(ctx, 5, "prefix_stat compare statpath %s and lastsub output %s "
-          "STATOK %d ", seg, ctx->lastsub->output, ok);
-    ok = !strncmp(ctx->lastsub->output, seg, strlen(seg));
-    rwlog(ctx, 5, "prefix_stat startsWith(%s, %s) %d", ctx->lastsub->output,
-          seg, ok);
+    out = ctx->lastsub->output;
+    rwlog(ctx, 3, "prefix_stat compare statpath %s and lastsub output %s "
+          "STATOK %d ", seg, out, unsafe_ok);
+    if (unsafe_ok)
+        return 1;
+    ok = !strncmp(out, seg, strlen(seg));
+    rwlog(ctx, 5, "prefix_stat startsWith(%s, %s) %d", out, seg, ok);
+    if (ok)
+        return 1;
+    root = ap_document_root(r);
+    ok = !strncmp(path, root, strlen(root));
+    rwlog(ctx, 5, "prefix_stat startsWith(%s, %s) %d", path, root, ok);
     return ok;
 }
 
@@ -1313,6 +1346,8 @@ int rw_exec_server(request_rec *r)
         r->status = HTTP_OK;
         return n;
     }
+    if (unsafe_args(&ctx, rc))
+        return HTTP_FORBIDDEN;
     if (!strncmp(r->filename, "proxy:", 6))
         return do_proxy(&ctx, rc == ACT_NOESCAPE);
     if (is_absolute_uri(r->filename, NULL))
@@ -1334,10 +1369,7 @@ int rw_exec_server(request_rec *r)
                         (ctx.lastsub &&
                          (ctx.lastsub->flags & RW_RF_UNSAFE_PREFIX));
         int is_fs = (!reduced || (sc->options & RW_OPT_LEGACY_PREFIX_DOCROOT))
-                    && (unsafe_ok ? prefix_stat(&(rw_ctx_t){ .r = r,
-                                                 .lastsub = NULL },
-                                                 r->filename)
-                                  : prefix_stat(&ctx, r->filename));
+                    && prefix_stat(&ctx, r->filename, unsafe_ok);
         if (!is_fs) {
             const char *root = ap_document_root(r);
             apr_size_t rl = strlen(root);
@@ -1411,6 +1443,8 @@ int rw_exec_dir(request_rec *r)
         r->status = HTTP_OK;
         return n;
     }
+    if (unsafe_args(&ctx, rc))
+        return HTTP_FORBIDDEN;
     if (!strncmp(r->filename, "proxy:", 6))
         return do_proxy(&ctx, rc == ACT_NOESCAPE);
     if (is_absolute_uri(r->filename, NULL))
@@ -1478,7 +1512,8 @@ int rw_exec_mimetype(request_rec *r)
               r->filename, h);
         r->handler = h;
     }
-    return DECLINED;
+    /* a forced type is final: mod_mime must not replace it */
+    return t ? OK : DECLINED;
 }
 
 int rw_exec_redirect_handler(request_rec *r)

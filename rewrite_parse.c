@@ -791,6 +791,14 @@ const char *rw_cmd_rule(cmd_parms *cmd, void *dconf, const char *line)
     if (rw_regex_compile(cmd->pool, a1, r->flags & RW_RF_NOCASE, &r->re))
         return apr_pstrcat(cmd->pool, "RewriteRule: cannot compile regular "
                            "expression '", a1, "'", NULL);
+    /* a trailing '?' only says "drop the query string" */
+    {
+        apr_size_t n = strlen(a2);
+        if (n > 1 && a2[n - 1] == '?' && a2[n - 2] != '\\') {
+            a2[n - 1] = '\0';
+            r->flags |= RW_RF_QSNONE;
+        }
+    }
     r->output = a2;
     if (strcmp(a2, "-") != 0 &&
         (err = rw_parse_template(cmd->pool, a2, &r->subst)))

@@ -162,6 +162,7 @@ typedef struct {
 #define RW_RF_UNSAFE_3F    (1u << 19) /* UnsafeAllow3F */
 #define RW_RF_UNSAFE_PREFIX (1u << 20) /* UnsafePrefixStat */
 #define RW_RF_SKIP         (1u << 21) /* S=n */
+#define RW_RF_QSNONE       (1u << 22) /* Substitution ended in a lone '?' */
 
 /** E=VAR:VAL, E=VAR, E=!VAR */
 typedef struct {
