@@ -152,6 +152,7 @@ static int pre_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp)
     (void)plog;
     (void)ptemp;
     rw_map_pre_config(p);
+    rw_parse_init(p);
     return OK;
 }
 

@@ -13,6 +13,7 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "ap_regex.h"
+#include "apr_thread_mutex.h"
 
 #include "rewrite.h"
 
@@ -708,10 +709,187 @@ static void context_lists(cmd_parms *cmd, void *dconf,
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Compiled-line cache for .htaccess                                    */
+
+/* httpd re-reads .htaccess files on every request and runs the directive
+ * handlers again; without a cache every pattern would be compiled again
+ * each time.  A rule or condition depends only on its argument line (and
+ * on RegexDefaultOptions, fixed after startup), so compiled lines are kept
+ * per process, keyed by the line.  The cache stops growing at
+ * RW_CACHE_MAX entries; lines beyond that are compiled per request, as
+ * before.  An edited .htaccess has new lines, hence new keys: it takes
+ * effect on the next request. */
+#define RW_CACHE_MAX 10000
+
+typedef struct {
+    apr_thread_mutex_t *lock;   /* guards everything below */
+    apr_pool_t *pool;           /* entries live as long as the process */
+    apr_hash_t *rules;          /* line -> rw_rule_t (conds not attached) */
+    apr_hash_t *conds;          /* line -> rw_cond_t */
+    int n;
+} line_cache_t;
+
+/* Created at config time (rw_parse_init); only its guarded fields
+ * change at request time. */
+static line_cache_t *cache;
+
+void rw_parse_init(apr_pool_t *pconf)
+{
+    line_cache_t *c = apr_pcalloc(pconf, sizeof(*c));
+
+    if (apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, pconf)
+        || apr_pool_create(&c->pool, pconf))
+        return;
+    c->rules = apr_hash_make(c->pool);
+    c->conds = apr_hash_make(c->pool);
+    cache = c;
+}
+
+static int in_htaccess(cmd_parms *cmd)
+{
+    return ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL;
+}
+
 /* Comparisons NC does not apply to: integers, file tests, expr. */
 static int is_nocase_less(rw_cond_kind_t k)
 {
     return k >= RW_COND_INT_LT;
+}
+
+/* Compiles a RewriteCond line other than "expr" into c, from pool p. */
+static const char *compile_cond(apr_pool_t *p, const char *line,
+                                rw_cond_t *c)
+{
+    char *a1, *a2, *a3;
+    const char *err;
+
+    if (rw_split_args(p, line, &a1, &a2, &a3))
+        return apr_pstrcat(p, "RewriteCond: bad argument line '", line, "'",
+                           NULL);
+    memset(c, 0, sizeof(*c));
+    if (a3 && (err = rw_parse_cond_flags(p, a3, c)))
+        return apr_pstrcat(p, "RewriteCond: ", err, NULL);
+    if ((err = rw_parse_template(p, a1, &c->input)))
+        return apr_pstrcat(p, "RewriteCond: ", err, NULL);
+    if (rw_parse_cond_pattern(p, a2, c))
+        return apr_pstrcat(p, "RewriteCond: cannot compile regular "
+                           "expression '", c->pattern, "'", NULL);
+    return NULL;
+}
+
+/* Compiles a RewriteRule line into r (without conditions), from pool p. */
+static const char *compile_rule(apr_pool_t *p, const char *line,
+                                rw_rule_t *r)
+{
+    char *a1, *a2, *a3;
+    const char *err;
+    apr_size_t n;
+
+    if (rw_split_args(p, line, &a1, &a2, &a3))
+        return apr_pstrcat(p, "RewriteRule: bad argument line '", line, "'",
+                           NULL);
+    memset(r, 0, sizeof(*r));
+    r->maxrounds = 10000;
+    if (a3 && (err = rw_parse_rule_flags(p, a3, r)))
+        return apr_pstrcat(p, "RewriteRule: ", err, NULL);
+    if (*a1 == '!') {
+        r->negate = 1;
+        ++a1;
+    }
+    r->pattern = a1;
+    if (rw_regex_compile(p, a1, r->flags & RW_RF_NOCASE, &r->re))
+        return apr_pstrcat(p, "RewriteRule: cannot compile regular "
+                           "expression '", a1, "'", NULL);
+    /* a trailing '?' only says "drop the query string" */
+    n = strlen(a2);
+    if (n > 1 && a2[n - 1] == '?' && a2[n - 2] != '\\') {
+        a2[n - 1] = '\0';
+        r->flags |= RW_RF_QSNONE;
+    }
+    r->output = a2;
+    if (strcmp(a2, "-") != 0 && (err = rw_parse_template(p, a2, &r->subst)))
+        return apr_pstrcat(p, "RewriteRule: ", err, NULL);
+    return NULL;
+}
+
+/* Compiles line into *out (size bytes) with fn: from the cache in an
+ * .htaccess, from the config pool elsewhere. */
+static const char *compile_cached(cmd_parms *cmd, int conds,
+                                  const char *line, void *out, size_t size,
+                                  const char *(*fn)(apr_pool_t *,
+                                                    const char *, void *))
+{
+    const char *err;
+    apr_hash_t *table;
+    void *hit;
+
+    if (!cache || !in_htaccess(cmd))
+        return fn(cmd->pool, line, out);
+    table = conds ? cache->conds : cache->rules;
+    apr_thread_mutex_lock(cache->lock);
+    hit = apr_hash_get(table, line, APR_HASH_KEY_STRING);
+    apr_thread_mutex_unlock(cache->lock);
+    if (hit) {
+        memcpy(out, hit, size);
+        return NULL;
+    }
+    /* validate in the request's pool; errors are not cached */
+    if ((err = fn(cmd->pool, line, out)))
+        return err;
+    apr_thread_mutex_lock(cache->lock);
+    if (cache->n < RW_CACHE_MAX &&
+        !apr_hash_get(table, line, APR_HASH_KEY_STRING)) {
+        void *entry = apr_palloc(cache->pool, size);
+        if (!fn(cache->pool, line, entry)) {
+            apr_hash_set(table, apr_pstrdup(cache->pool, line),
+                         APR_HASH_KEY_STRING, entry);
+            ++cache->n;
+        }
+    }
+    apr_thread_mutex_unlock(cache->lock);
+    return NULL;
+}
+
+static const char *cond_fn(apr_pool_t *p, const char *line, void *out)
+{
+    return compile_cond(p, line, out);
+}
+
+static const char *rule_fn(apr_pool_t *p, const char *line, void *out)
+{
+    return compile_rule(p, line, out);
+}
+
+/* RewriteCond expr "...": parsed by httpd's expression parser, in the
+ * restricted language inside .htaccess. */
+static const char *cmd_cond_expr(cmd_parms *cmd, const char *line,
+                                 rw_cond_t *c)
+{
+    char *a1, *a2, *a3;
+    int flags;
+    const char *err, *experr = NULL;
+
+    rw_split_args(cmd->pool, line, &a1, &a2, &a3);
+    memset(c, 0, sizeof(*c));
+    if (a3 && (err = rw_parse_cond_flags(cmd->pool, a3, c)))
+        return apr_pstrcat(cmd->pool, "RewriteCond: ", err, NULL);
+    flags = (c->flags & RW_CF_NOVARY) ? AP_EXPR_FLAG_DONT_VARY : 0;
+    if (in_htaccess(cmd))
+        flags |= AP_EXPR_FLAG_RESTRICTED;
+    if (*a2 == '!') {
+        c->negate = 1;
+        ++a2;
+    }
+    c->kind = RW_COND_EXPR;
+    c->pattern = a2;
+    c->expr = ap_expr_parse_cmd(cmd, a2, flags, &experr, NULL);
+    if (experr)
+        return apr_psprintf(cmd->pool, "RewriteCond: cannot compile "
+                            "expression%s \"%s\" %s",
+                            (flags & AP_EXPR_FLAG_RESTRICTED)
+                            ? " in htaccess context" : "", a2, experr);
+    return NULL;
 }
 
 const char *rw_cmd_cond(cmd_parms *cmd, void *dconf, const char *line)
@@ -726,38 +904,11 @@ const char *rw_cmd_cond(cmd_parms *cmd, void *dconf, const char *line)
         return apr_pstrcat(cmd->pool, "RewriteCond: bad argument line '",
                            line, "'", NULL);
     c = apr_array_push(pending);
-    memset(c, 0, sizeof(*c));
-    if (a3 && (err = rw_parse_cond_flags(cmd->pool, a3, c)))
-        return apr_pstrcat(cmd->pool, "RewriteCond: ", err, NULL);
-
-    if (!strcmp(a1, "expr")) {
-        int flags = (c->flags & RW_CF_NOVARY) ? AP_EXPR_FLAG_DONT_VARY : 0;
-        const char *experr = NULL;
-        /* .htaccess authors get the restricted expression language */
-        if (ap_check_cmd_context(cmd, NOT_IN_HTACCESS))
-            flags |= AP_EXPR_FLAG_RESTRICTED;
-        if (*a2 == '!') {
-            c->negate = 1;
-            ++a2;
-        }
-        c->kind = RW_COND_EXPR;
-        c->pattern = a2;
-        c->expr = ap_expr_parse_cmd(cmd, a2, flags, &experr, NULL);
-        if (experr)
-            return apr_psprintf(cmd->pool,
-                                "RewriteCond: cannot compile expression%s "
-                                "\"%s\" %s",
-                                (flags & AP_EXPR_FLAG_RESTRICTED)
-                                ? " in htaccess context" : "", a2, experr);
-        c->input = NULL;
-        return NULL;
-    }
-
-    if ((err = rw_parse_template(cmd->pool, a1, &c->input)))
-        return apr_pstrcat(cmd->pool, "RewriteCond: ", err, NULL);
-    if (rw_parse_cond_pattern(cmd->pool, a2, c))
-        return apr_pstrcat(cmd->pool, "RewriteCond: cannot compile regular "
-                           "expression '", c->pattern, "'", NULL);
+    if (!strcmp(a1, "expr"))
+        return cmd_cond_expr(cmd, line, c);
+    if ((err = compile_cached(cmd, 1, line, c, sizeof(*c),
+                              cond_fn)))
+        return err;
     if ((c->flags & RW_CF_NOCASE) && is_nocase_less(c->kind))
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, APLOGNO(00665)
                      "RewriteCond: NoCase option for non-regex pattern '%s' "
@@ -769,41 +920,14 @@ const char *rw_cmd_cond(cmd_parms *cmd, void *dconf, const char *line)
 const char *rw_cmd_rule(cmd_parms *cmd, void *dconf, const char *line)
 {
     apr_array_header_t *pending, *rules;
-    char *a1, *a2, *a3;
     rw_rule_t *r;
     const char *err;
 
     context_lists(cmd, dconf, &pending, &rules);
-    if (rw_split_args(cmd->pool, line, &a1, &a2, &a3))
-        return apr_pstrcat(cmd->pool, "RewriteRule: bad argument line '",
-                           line, "'", NULL);
     r = apr_array_push(rules);
-    memset(r, 0, sizeof(*r));
-    r->maxrounds = 10000;
-    if (a3 && (err = rw_parse_rule_flags(cmd->pool, a3, r)))
-        return apr_pstrcat(cmd->pool, "RewriteRule: ", err, NULL);
-
-    if (*a1 == '!') {
-        r->negate = 1;
-        ++a1;
-    }
-    r->pattern = a1;
-    if (rw_regex_compile(cmd->pool, a1, r->flags & RW_RF_NOCASE, &r->re))
-        return apr_pstrcat(cmd->pool, "RewriteRule: cannot compile regular "
-                           "expression '", a1, "'", NULL);
-    /* a trailing '?' only says "drop the query string" */
-    {
-        apr_size_t n = strlen(a2);
-        if (n > 1 && a2[n - 1] == '?' && a2[n - 2] != '\\') {
-            a2[n - 1] = '\0';
-            r->flags |= RW_RF_QSNONE;
-        }
-    }
-    r->output = a2;
-    if (strcmp(a2, "-") != 0 &&
-        (err = rw_parse_template(cmd->pool, a2, &r->subst)))
-        return apr_pstrcat(cmd->pool, "RewriteRule: ", err, NULL);
-
+    if ((err = compile_cached(cmd, 0, line, r, sizeof(*r),
+                              rule_fn)))
+        return err;
     /* The conditions written above this rule now belong to it. */
     r->nconds = pending->nelts;
     r->conds = (const rw_cond_t *)apr_pmemdup(cmd->pool, pending->elts,

@@ -257,6 +257,10 @@ extern module AP_MODULE_DECLARE_DATA rewrite_module;
 /* ------------------------------------------------------------------ */
 /* rewrite_parse.c: config time                                        */
 
+/** Config time, once: sets up the per-process cache of compiled
+ *  .htaccess lines. */
+void rw_parse_init(apr_pool_t *pconf);
+
 /** Compiles pattern with the server's default regex options (plus
  *  PCRE2_CASELESS when nocase); error string or NULL. */
 const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
