@@ -240,7 +240,8 @@ static void add_vary(rw_ctx_t *ctx, const char *name)
 static const char *lookup_header(rw_ctx_t *ctx, const char *name)
 {
     const char *v = apr_table_get(ctx->r->headers_in, name);
-    add_vary(ctx, name);
+    if (v)      /* only headers the client sent go into Vary */
+        add_vary(ctx, name);
     return v;
 }
 
@@ -303,6 +304,9 @@ static const char *lookup_var(rw_ctx_t *ctx, const rw_var_t *v)
         return "";
     case RW_VAR_HEADER:
         s = lookup_header(ctx, v->arg);
+        break;
+    case RW_VAR_HTTP_HOST:      /* the stock module adds no Vary for it */
+        s = apr_table_get(r->headers_in, "Host");
         break;
     case RW_VAR_ENV:
         s = apr_table_get(r->notes, v->arg);
@@ -501,8 +505,7 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
             v[i].s = match_ref(ctx->r->pool, pc->kind == RW_PIECE_RULEREF
                                ? &ctx->rule : &ctx->cond, pc->n, &v[i].len);
             if (rule && (rule->flags & (RW_RF_ESCAPEBACKREF |
-                                        RW_RF_ESCAPECTLS))
-                && pc->kind == RW_PIECE_RULEREF) {
+                                        RW_RF_ESCAPECTLS))) {
                 const char *raw = apr_pstrmemdup(ctx->r->pool, v[i].s,
                                                  v[i].len);
                 v[i].s = rw_escape_backref(ctx->r->pool, raw,
@@ -585,7 +588,7 @@ static int file_test(rw_ctx_t *ctx, const rw_cond_t *c, const char *in)
         if (*in == '\0')
             return 0;
         rsub = ap_sub_req_lookup_file(in, r, NULL);
-        rc = rsub->status < 400 && rsub->finfo.filetype != APR_NOFILE;
+        rc = rsub->status < 400 && rsub->finfo.filetype == APR_REG;
         rwlog(ctx, 5, "RewriteCond file (-F check: path=%s -> file=%s "
               "status=%d", in, rsub->filename, rsub->status);
         ap_destroy_sub_req(rsub);
@@ -677,14 +680,16 @@ static int apply_cond(rw_ctx_t *ctx, const rw_cond_t *c)
     return rc;
 }
 
-/* Runs the conditions of a rule with their AND/OR logic. */
+/* Runs the conditions of a rule with their AND/OR logic.  The rule fails
+ * only when a condition without [OR] fails; a failing [OR] on the last
+ * condition leaves the rule standing, as in the stock module. */
 static int apply_conds(rw_ctx_t *ctx, const rw_rule_t *p)
 {
-    int i, rc = 1;
+    int i;
 
-    ctx->vary = NULL;
     for (i = 0; i < p->nconds; ++i) {
         const rw_cond_t *c = &p->conds[i];
+        int rc;
         ctx->vary_this = NULL;
         rc = apply_cond(ctx, c);
         if (rc && ctx->vary_this && !(c->flags & RW_CF_NOVARY))
@@ -701,9 +706,9 @@ static int apply_conds(rw_ctx_t *ctx, const rw_rule_t *p)
             continue;
         }
         if (!rc)
-            break;
+            return 0;
     }
-    return rc;
+    return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -939,6 +944,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
         return ACT_NONE;
 
     memset(&ctx->cond, 0, sizeof(ctx->cond));
+    ctx->vary = NULL;
     if (p->nconds && !apply_conds(ctx, p))
         return ACT_NONE;
 

@@ -126,7 +126,7 @@ static const struct {
     { "HTTP_ACCEPT", RW_VAR_HEADER, "Accept" },
     { "HTTP_COOKIE", RW_VAR_HEADER, "Cookie" },
     { "HTTP_FORWARDED", RW_VAR_HEADER, "Forwarded" },
-    { "HTTP_HOST", RW_VAR_HEADER, "Host" },
+    { "HTTP_HOST", RW_VAR_HTTP_HOST, "Host" },
     { "HTTP_PROXY_CONNECTION", RW_VAR_HEADER, "Proxy-Connection" },
     { "HTTP_REFERER", RW_VAR_HEADER, "Referer" },
     { "HTTP_USER_AGENT", RW_VAR_HEADER, "User-Agent" },
@@ -182,7 +182,7 @@ void rw_parse_var(apr_pool_t *p, const char *name, rw_var_t *out)
     memset(out, 0, sizeof(*out));
     for (i = 0; i < sizeof(pre) / sizeof(pre[0]); ++i) {
         apr_size_t n = strlen(pre[i].prefix);
-        if (!strncmp(name, pre[i].prefix, n)) {
+        if (!strncasecmp(name, pre[i].prefix, n)) {
             out->kind = pre[i].kind;
             out->arg = apr_pstrdup(p, name + n);
             if (out->kind == RW_VAR_LA_U || out->kind == RW_VAR_LA_F) {
@@ -194,7 +194,7 @@ void rw_parse_var(apr_pool_t *p, const char *name, rw_var_t *out)
         }
     }
     for (i = 0; i < sizeof(var_names) / sizeof(var_names[0]); ++i) {
-        if (!strcmp(name, var_names[i].name)) {
+        if (!strcasecmp(name, var_names[i].name)) {
             out->kind = var_names[i].kind;
             out->arg = var_names[i].header;
             return;
@@ -589,6 +589,11 @@ const char *rw_parse_cond_pattern(apr_pool_t *p, const char *pat,
                 ++c->operand;
             if (c->kind == RW_COND_STR_EQ && !strcmp(c->operand, "\"\""))
                 c->operand = "";
+            else if (!*c->operand && c->kind < RW_COND_INT_LT) {
+                c->kind = RW_COND_REGEX;    /* a bare "=" or "<": a regex */
+                c->operand = NULL;
+                break;
+            }
             return NULL;
         }
     }

@@ -48,6 +48,7 @@ typedef struct {
 typedef enum {
     RW_VAR_UNKNOWN = 0, /* expands to the empty string */
     RW_VAR_HEADER,      /* HTTP_* names and HTTP:x: request header arg */
+    RW_VAR_HTTP_HOST,   /* HTTP_HOST: like a header, but never in Vary */
     RW_VAR_ENV, RW_VAR_SSL, RW_VAR_LA_U, RW_VAR_LA_F,
     RW_VAR_TIME_YEAR, RW_VAR_TIME_MON, RW_VAR_TIME_DAY, RW_VAR_TIME_HOUR,
     RW_VAR_TIME_MIN, RW_VAR_TIME_SEC, RW_VAR_TIME_WDAY, RW_VAR_TIME,
