@@ -233,7 +233,7 @@ static const char *match_ref(apr_pool_t *p, const rw_match_t *m, int n,
 static void add_vary(rw_ctx_t *ctx, const char *name)
 {
     ctx->vary_this = ctx->vary_this
-        ? apr_pstrcat(ctx->r->pool, ctx->vary_this, ", ", name, NULL)
+        ? apr_pstrcat(ctx->r->pool, ctx->vary_this, ",", name, NULL)
         : name;
 }
 
@@ -694,7 +694,7 @@ static int apply_conds(rw_ctx_t *ctx, const rw_rule_t *p)
         rc = apply_cond(ctx, c);
         if (rc && ctx->vary_this && !(c->flags & RW_CF_NOVARY))
             ctx->vary = ctx->vary
-                ? apr_pstrcat(ctx->r->pool, ctx->vary, ", ", ctx->vary_this,
+                ? apr_pstrcat(ctx->r->pool, ctx->vary, ",", ctx->vary_this,
                               NULL)
                 : ctx->vary_this;
         if (c->flags & RW_CF_ORNEXT) {
@@ -949,7 +949,10 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
         return ACT_NONE;
 
     if (ctx->vary) {
-        apr_table_merge(r->headers_out, "Vary", ctx->vary);
+        /* in directory context the answer may come from an internal
+         * redirect: only err_headers_out survives it */
+        apr_table_merge(ctx->perdir ? r->err_headers_out : r->headers_out,
+                        "Vary", ctx->vary);
         ctx->vary = NULL;
     }
     if (p->flags & RW_RF_STATUS) {
@@ -1024,7 +1027,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
 
     if (p->flags & RW_RF_PROXY) {
         r->filename = apr_pstrcat(r->pool, "proxy:", newuri, NULL);
-        rwlog(ctx, 2, "forcing proxy-throughput with %s", r->filename);
+        rwlog(ctx, 2, "forcing proxy-throughput with %s", newuri);
         ctx->lastsub = p;
         return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
     }
@@ -1238,8 +1241,7 @@ static int do_proxy(rw_ctx_t *ctx, int noescape)
                       "without proxy enabled: %s", r->filename);
         return HTTP_FORBIDDEN;
     }
-    if (r->args)
-        r->filename = apr_pstrcat(r->pool, r->filename, "?", r->args, NULL);
+    /* mod_proxy's canonicalisation appends r->args itself */
     if (noescape)
         apr_table_setn(r->notes, "proxy-nocanon", "1");
     r->proxyreq = PROXYREQ_REVERSE;
