@@ -854,7 +854,7 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
         char sep[2] = ":";
         char *f[8] = { 0 }, *tok, *last = NULL;
         const char *cookie, *exp = NULL;
-        int n = 0;
+        int n = 0, secure;
 
         if (*spec == ';') {
             sep[0] = ';';
@@ -865,6 +865,9 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
             f[n++] = tok;
         if (n < 3 || !f[0] || !f[1] || !f[2])
             continue;
+        secure = f[5] && (!strcasecmp(f[5], "true") ||
+                          !strcasecmp(f[5], "1") ||
+                          !strcasecmp(f[5], "secure"));
         if (f[3] && atol(f[3]) != 0) {
             apr_time_exp_t tm;
             apr_time_exp_gmt(&tm, r->request_time +
@@ -878,13 +881,12 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
                              "; path=", f[4] ? f[4] : "/",
                              "; domain=", f[2],
                              exp ? "; expires=" : "", exp ? exp : "",
-                             (f[5] && (!strcasecmp(f[5], "true") ||
-                                       !strcasecmp(f[5], "1") ||
-                                       !strcasecmp(f[5], "secure")))
-                             ? "; secure" : "",
-                             (f[6] && (!strcasecmp(f[6], "true") ||
-                                       !strcasecmp(f[6], "1") ||
-                                       !strcasecmp(f[6], "HttpOnly")))
+                             secure ? "; secure" : "",
+                             /* as in the stock module, HttpOnly only
+                              * together with secure */
+                             (secure && f[6] && (!strcasecmp(f[6], "true") ||
+                                                 !strcasecmp(f[6], "1") ||
+                                                 !strcasecmp(f[6], "HttpOnly")))
                              ? "; HttpOnly" : "",
                              (f[7] && strcasecmp(f[7], "false") &&
                               strcmp(f[7], "0"))
@@ -1119,7 +1121,7 @@ static int apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules)
 {
     const rw_rule_t *p = (const rw_rule_t *)rules->elts;
     request_rec *r = ctx->r;
-    int i, rc, changed = ACT_NONE, rounds = 0;
+    int i, rc, changed = ACT_NONE, rounds = 1;   /* passes, this one too */
 
 loop:
     for (i = 0; i < rules->nelts; ++i) {
@@ -1520,8 +1522,8 @@ int rw_exec_mimetype(request_rec *r)
               r->filename, h);
         r->handler = h;
     }
-    /* a forced type is final: mod_mime must not replace it */
-    return t ? OK : DECLINED;
+    /* a forced type or handler is final: mod_mime must not replace it */
+    return (t || h) ? OK : DECLINED;
 }
 
 int rw_exec_redirect_handler(request_rec *r)

@@ -795,7 +795,7 @@ static const char *compile_rule(apr_pool_t *p, const char *line,
         return apr_pstrcat(p, "RewriteRule: bad argument line '", line, "'",
                            NULL);
     memset(r, 0, sizeof(*r));
-    r->maxrounds = 10000;
+    r->maxrounds = RW_MAX_ROUNDS;
     if (a3 && (err = rw_parse_rule_flags(p, a3, r)))
         return apr_pstrcat(p, "RewriteRule: ", err, NULL);
     if (*a1 == '!') {

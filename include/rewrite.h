@@ -26,6 +26,9 @@
 /** Value of a tri-state config field that was never set. */
 #define RW_UNSET (-1)
 
+/** Default limit of [N] passes (the stock module's, not the manual's). */
+#define RW_MAX_ROUNDS 32000
+
 /* ------------------------------------------------------------------ */
 /* Regular expressions                                                 */
 
@@ -179,7 +182,7 @@ typedef struct {
     unsigned flags;          /** RW_RF_* */
     int status;              /** R code, or 403/410 for F/G */
     int skip;                /** S=n */
-    int maxrounds;           /** N=n, default 10000 */
+    int maxrounds;           /** N=n, default RW_MAX_ROUNDS */
     const char *type;        /** T= (template text expanded at run time) */
     const rw_tpl_t *type_tpl;
     const char *handler;     /** H= */
