@@ -42,10 +42,14 @@ install: $(MODULE)
 
 # C unit tests of the pure functions (no server needed).
 UNIT_BIN = t/unit/run-unit
-unit: $(UNIT_BIN)
+# `unit` always rebuilds the binary: `make unit SANITIZE=1` right after
+# `make unit` (or the reverse) must not run the other build.
+unit:
+	@$(MAKE) --no-print-directory -B $(UNIT_BIN)
 	./$(UNIT_BIN)
 
-$(UNIT_BIN): t/unit/*.c rewrite_parse.c rewrite_exec.c rewrite_map.c $(HDRS)
+$(UNIT_BIN): t/unit/*.c t/unit/*.h rewrite_parse.c rewrite_exec.c \
+        rewrite_map.c $(HDRS)
 	$(CC) $(WARN) $(CSTD) -g -I include $(shell $(APXS) -q EXTRA_CPPFLAGS) \
 	    -I$(shell $(APXS) -q INCLUDEDIR) \
 	    $(shell $(APXS) -q EXTRA_CFLAGS) $(shell apr-1-config --includes 2>/dev/null) \

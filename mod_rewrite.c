@@ -179,13 +179,9 @@ static int hook_translate(request_rec *r)
  * only during the directory walk after translation and access checks. */
 static int hook_fixups(request_rec *r)
 {
+    /* T= and H= of server rules: applied here, after mod_mime chose */
+    rw_exec_mimetype(r);
     return rw_exec_dir(r);
-}
-
-/* type_checker, first: T= and H= of server rules must win over mod_mime. */
-static int hook_mimetype(request_rec *r)
-{
-    return rw_exec_mimetype(r);
 }
 
 static int hook_handler(request_rec *r)
@@ -212,7 +208,6 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(hook_translate, NULL, after_us, APR_HOOK_FIRST);
     ap_hook_fixups(hook_fixups, NULL, NULL, APR_HOOK_FIRST);
-    ap_hook_type_checker(hook_mimetype, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(hook_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

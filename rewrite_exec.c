@@ -790,6 +790,8 @@ static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
 
     if (p->flags & RW_RF_QSDISCARD)
         discard = 1;
+    else if (p->flags & RW_RF_QSAPPEND)
+        discard = 0;    /* [QSA] keeps the query despite a trailing '?' */
     q = (discard && (p->flags & RW_RF_QSLAST)) ? NULL
         : (p->flags & RW_RF_QSLAST) ? strrchr(*uri, '?') : strchr(*uri, '?');
     if (q == NULL) {
@@ -807,7 +809,7 @@ static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
     full = apr_pstrdup(r->pool, *uri);
     *q++ = '\0';
     ctx->args_rewritten = 1;
-    if ((p->flags & RW_RF_QSAPPEND) && r->args && *q)
+    if ((p->flags & RW_RF_QSAPPEND) && r->args && *r->args && *q)
         r->args = apr_pstrcat(r->pool, q, "&", r->args, NULL);
     else if (!(p->flags & RW_RF_QSAPPEND) || *q)
         r->args = *q ? apr_pstrdup(r->pool, q) : NULL;
@@ -1073,6 +1075,14 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
             ++newuri;
     }
 
+    if ((p->flags & RW_RF_PASSTHROUGH) && !ctx->perdir) {
+        rwlog(ctx, 2, "forcing '%s' to get passed through to next API "
+              "URI-to-filename handler", newuri);
+        r->filename = apr_pstrcat(r->pool, "passthrough:", newuri, NULL);
+        ctx->lastsub = p;
+        return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
+    }
+
     newuri = (char *)reduce_uri(ctx, newuri);
     if (is_absolute_uri(newuri, NULL)) {
         r->filename = newuri;
@@ -1104,11 +1114,6 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
         }
     }
 
-    if (p->flags & RW_RF_PASSTHROUGH) {
-        rwlog(ctx, 2, "forcing '%s' to get passed through to next API "
-              "URI-to-filename handler", r->filename);
-        r->filename = apr_pstrcat(r->pool, "passthrough:", r->filename, NULL);
-    }
     (void)dirlocal;
     ctx->lastsub = p;
     return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
@@ -1266,6 +1271,8 @@ static int prefix_stat(rw_ctx_t *ctx, const char *path, int unsafe_ok)
 
     if (*path != '/')
         return 0;
+    while (path[1] == '/')      /* "//x": the segment is "/x" */
+        ++path;
     end = strchr(path + 1, '/');
     seg = end ? apr_pstrmemdup(r->pool, path, end - path)
               : apr_pstrdup(r->pool, path);
@@ -1522,8 +1529,7 @@ int rw_exec_mimetype(request_rec *r)
               r->filename, h);
         r->handler = h;
     }
-    /* a forced type or handler is final: mod_mime must not replace it */
-    return (t || h) ? OK : DECLINED;
+    return DECLINED;
 }
 
 int rw_exec_redirect_handler(request_rec *r)

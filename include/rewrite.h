@@ -309,7 +309,7 @@ const char *rw_cmd_map(cmd_parms *cmd, void *dconf, const char *a1,
 int rw_exec_server(request_rec *r);
 /** fixups: per-directory rules; OK, DECLINED or an HTTP status. */
 int rw_exec_dir(request_rec *r);
-/** type_checker: applies T= and H= remembered by earlier rules. */
+/** fixups: applies T= and H= remembered by server-context rules. */
 int rw_exec_mimetype(request_rec *r);
 /** the "redirect-handler": internal redirect after per-dir rewrite. */
 int rw_exec_redirect_handler(request_rec *r);
