@@ -1333,7 +1333,9 @@ int rw_exec_server(request_rec *r)
     rw_ctx_t ctx;
     int rc;
 
-    if (!sc || sc->state != 1)
+    /* a vhost without rewrite directives shares the main server's record:
+     * its rules are not for this vhost */
+    if (!sc || sc->state != 1 || sc->server != r->server)
         return DECLINED;
     memset(&ctx, 0, sizeof(ctx));
     ctx.r = r;

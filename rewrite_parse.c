@@ -343,6 +343,13 @@ const char *rw_parse_template(apr_pool_t *p, const char *text,
 /* ------------------------------------------------------------------ */
 /* Flags                                                               */
 
+static void trim_end(char *s)
+{
+    char *e = s + strlen(s);
+    while (e > s && apr_isspace(e[-1]))
+        *--e = '\0';
+}
+
 /* Calls fn for each "key[=value]" of a "[...]" list; error or NULL. */
 static const char *each_flag(apr_pool_t *p, const char *flags,
                              const char *(*fn)(apr_pool_t *, const char *,
@@ -366,6 +373,9 @@ static const char *each_flag(apr_pool_t *p, const char *flags,
         val = strchr(tok, '=');
         if (val)
             *val++ = '\0';
+        trim_end(tok);
+        if (val)
+            trim_end(val);
         if ((err = fn(p, tok, val, data)))
             return err;
     }
