@@ -143,7 +143,7 @@ static char *escape_uri(apr_pool_t *p, const char *s)
 }
 
 char *rw_escape_backref(apr_pool_t *p, const char *str, const char *only,
-                        const char *except, int noplus, int ctls_only)
+                        const char *except, int noplus, int ctls)
 {
     apr_size_t n = strlen(str);
     char *out = apr_palloc(p, 3 * n + 1), *o = out;
@@ -151,12 +151,12 @@ char *rw_escape_backref(apr_pool_t *p, const char *str, const char *only,
 
     for (c = (const unsigned char *)str; *c; ++c) {
         int esc;
-        if (ctls_only)
-            esc = apr_iscntrl(*c) || *c == ' ';
-        else if (only)
-            esc = strchr(only, *c) != NULL;
+        if (apr_isalnum(*c) || *c == '_')
+            esc = 0;                    /* never, whatever the lists say */
+        else if (ctls)                  /* [BCTLS], plus a [B=...] list */
+            esc = apr_iscntrl(*c) || *c == ' ' || (only && strchr(only, *c));
         else
-            esc = !(apr_isalnum(*c) || *c == '_');
+            esc = !only || strchr(only, *c) != NULL;
         if (esc && except && strchr(except, *c))
             esc = 0;
         if (!esc)
@@ -513,7 +513,7 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
                                            ? rule->bchars : NULL,
                                            rule->bnechars,
                                            rule->flags & RW_RF_NOPLUS,
-                                           !(rule->flags & RW_RF_ESCAPEBACKREF));
+                                           rule->flags & RW_RF_ESCAPECTLS);
                 v[i].len = strlen(v[i].s);
                 rwlog(ctx, 5, "escaping backreference '%s' to '%s'", raw,
                       v[i].s);
@@ -549,7 +549,8 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
 
 static int int_cmp(const char *a, const char *b)
 {
-    long x = atol(a), y = atol(b);
+    /* int, as the stock module reads them */
+    int x = (int)strtol(a, NULL, 10), y = (int)strtol(b, NULL, 10);
     return x < y ? -1 : x > y;
 }
 
@@ -651,7 +652,13 @@ static int apply_cond(rw_ctx_t *ctx, const rw_cond_t *c)
         break;
     case RW_COND_STR_LT: case RW_COND_STR_LE: case RW_COND_STR_EQ:
     case RW_COND_STR_GT: case RW_COND_STR_GE: {
-        int d = nocase ? strcasecmp(in, c->operand) : strcmp(in, c->operand);
+        /* as in the stock module, a shorter string is the smaller one;
+         * bytes are compared only between strings of equal length */
+        apr_size_t li = strlen(in), lo = strlen(c->operand);
+        int d = li != lo ? (li < lo ? -1 : 1)
+              : nocase ? strcasecmp(in, c->operand) : strcmp(in, c->operand);
+        if (c->kind == RW_COND_STR_EQ)
+            d = nocase ? strcasecmp(in, c->operand) : strcmp(in, c->operand);
         rc = c->kind == RW_COND_STR_LT ? d < 0
            : c->kind == RW_COND_STR_LE ? d <= 0
            : c->kind == RW_COND_STR_EQ ? d == 0
@@ -722,7 +729,7 @@ static int is_absolute_uri(const char *u, int *hostpos)
         { "https://", 8 }, { "h2://", 5 }, { "h2c://", 6 },
         { "ldap://", 7 }, { "mailto:", 7 }, { "news:", 5 },
         { "nntp://", 7 }, { "scgi://", 7 }, { "ws://", 5 }, { "wss://", 6 },
-        { "uwsgi://", 8 }, { "unix:", 5 },
+        { "unix:", 5 },
     };
     apr_size_t i;
 
@@ -1213,7 +1220,10 @@ static int do_redirect(rw_ctx_t *ctx, int noescape)
         int pos;
         rwlog(ctx, 1, "escaping %s for redirect", loc);
         if (is_absolute_uri(loc, &pos)) {
-            const char *path = loc + pos + strcspn(loc + pos, "/");
+            /* after "scheme://host" for hierarchical schemes, after
+             * "scheme:" for the others (mailto:, news:) */
+            const char *path = loc[pos - 1] == '/'
+                ? loc + pos + strcspn(loc + pos, "/") : loc + pos;
             loc = apr_pstrcat(r->pool,
                               apr_pstrmemdup(r->pool, loc, path - loc),
                               escape_uri(r->pool, path), NULL);

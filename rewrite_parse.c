@@ -79,6 +79,7 @@ static char *next_word(apr_pool_t *p, const char **s, int *bad)
     const char *c = *s, *start;
     char quote = 0;
 
+    (void)bad;
     while (*c && apr_isspace(*c))
         ++c;
     if (!*c)
@@ -87,16 +88,19 @@ static char *next_word(apr_pool_t *p, const char **s, int *bad)
         quote = *c++;
     start = c;
     for (; *c; ++c) {
+        /* inside quotes a backslash is an ordinary character, and an
+         * unterminated quote runs to the end of the line */
+        if (quote) {
+            if (*c == quote)
+                break;
+            continue;
+        }
         if (*c == '\\' && c[1]) {
             ++c;
             continue;
         }
-        if (quote ? *c == quote : apr_isspace(*c))
+        if (apr_isspace(*c))
             break;
-    }
-    if (quote && *c != quote) {
-        *bad = 1;
-        return NULL;
     }
     *s = *c ? c + 1 : c;
     return apr_pstrmemdup(p, start, c - start);
@@ -211,9 +215,7 @@ static const char *find_close(const char *s)
     int depth = 1;
 
     for (; *s; ++s) {
-        if (*s == '\\' && s[1])
-            ++s;
-        else if (*s == '{')
+        if (*s == '{')
             ++depth;
         else if (*s == '}' && --depth == 0)
             return s;
@@ -227,9 +229,7 @@ static const char *find_top(const char *s, const char *end, char c)
     int depth = 0;
 
     for (; s < end; ++s) {
-        if (*s == '\\' && s + 1 < end)
-            ++s;
-        else if (*s == '{')
+        if (*s == '{')
             ++depth;
         else if (*s == '}')
             --depth;
@@ -288,7 +288,7 @@ static const char *parse_range(apr_pool_t *p, const char *s, const char *end,
             continue;
         }
         if (*s == '%' && s + 1 < end && s[1] == '{') {
-            const char *close = find_close(s + 2);
+            const char *close = strchr(s + 2, '}');   /* no nesting */
             if (close && close < end) {
                 pc = apr_array_push(pieces);
                 memset(pc, 0, sizeof(*pc));
@@ -370,12 +370,10 @@ static const char *each_flag(apr_pool_t *p, const char *flags,
             *last++ = '\0';
         while (apr_isspace(*tok))
             ++tok;
+        trim_end(tok);      /* "L " is L, but "R =301" is unknown */
         val = strchr(tok, '=');
         if (val)
             *val++ = '\0';
-        trim_end(tok);
-        if (val)
-            trim_end(val);
         if ((err = fn(p, tok, val, data)))
             return err;
     }
@@ -495,7 +493,10 @@ static const char *rule_flag(apr_pool_t *p, const char *key, const char *val,
     else if (is_flag(key, "QSL", "qslast"))
         r->flags |= RW_RF_QSLAST;
     else if (is_flag(key, "R", "redirect")) {
-        int code = HTTP_MOVED_TEMPORARILY;
+        /* R without a code keeps one set before (F, G, R=...); an answer
+         * status set before is not undone by a later redirect code */
+        int code = (r->status && (!val || !*val)) ? r->status
+                                                  : HTTP_MOVED_TEMPORARILY;
         if (val && apr_isdigit(*val)) {
             code = atoi(val);
             if (!valid_status(code))
@@ -504,13 +505,12 @@ static const char *rule_flag(apr_pool_t *p, const char *key, const char *val,
         }
         else if (val && !strcasecmp(val, "permanent"))
             code = HTTP_MOVED_PERMANENTLY;
+        else if (val && !strcasecmp(val, "temp"))
+            code = HTTP_MOVED_TEMPORARILY;
         else if (val && !strcasecmp(val, "seeother"))
             code = HTTP_SEE_OTHER;
         r->status = code;
-        if (ap_is_HTTP_REDIRECT(code))
-            r->flags = (r->flags & ~RW_RF_STATUS) | RW_RF_REDIRECT;
-        else
-            r->flags = (r->flags & ~RW_RF_REDIRECT) | RW_RF_STATUS;
+        r->flags |= ap_is_HTTP_REDIRECT(code) ? RW_RF_REDIRECT : RW_RF_STATUS;
     }
     else if (is_flag(key, "S", "skip")) {
         r->flags |= RW_RF_SKIP;
@@ -592,18 +592,14 @@ const char *rw_parse_cond_pattern(apr_pool_t *p, const char *pat,
     for (i = 0; i < sizeof(ops) / sizeof(ops[0]); ++i) {
         apr_size_t n = strlen(ops[i].op);
         if (!strncmp(pat, ops[i].op, n)) {
+            /* "=", "<", ">" and the integer operators need an operand;
+             * bare, they are regular expressions */
+            if (!pat[n] && (n == 1 || ops[i].kind >= RW_COND_INT_LT))
+                break;
             c->kind = ops[i].kind;
             c->operand = pat + n;
-            /* "-gt=5" and "=\"\"" are written in the wild */
-            if (c->kind >= RW_COND_INT_LT && *c->operand == '=')
-                ++c->operand;
             if (c->kind == RW_COND_STR_EQ && !strcmp(c->operand, "\"\""))
                 c->operand = "";
-            else if (!*c->operand && c->kind < RW_COND_INT_LT) {
-                c->kind = RW_COND_REGEX;    /* a bare "=" or "<": a regex */
-                c->operand = NULL;
-                break;
-            }
             return NULL;
         }
     }
@@ -928,7 +924,7 @@ const char *rw_cmd_cond(cmd_parms *cmd, void *dconf, const char *line)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, APLOGNO(00665)
                      "RewriteCond: NoCase option for non-regex pattern '%s' "
                      "is not supported and will be ignored. (%s:%d)",
-                     a2, where(cmd), line_of(cmd));
+                     c->operand ? c->operand : a2, where(cmd), line_of(cmd));
     return NULL;
 }
 
