@@ -40,6 +40,21 @@ static apr_array_header_t *join_rules(apr_pool_t *p,
                   : apr_array_append(p, child, parent);
 }
 
+/* How a child takes its parent's rules: RW_OPT_INHERIT (after its own),
+ * RW_OPT_INHERIT_BEFORE, or 0.  Plain Inherit, asked for by the child or
+ * by the parent's InheritDown, wins over the "Before" forms. */
+static unsigned inherit_mode(unsigned parent, unsigned child)
+{
+    int down = !(child & RW_OPT_IGNORE_INHERIT);
+
+    if ((child & RW_OPT_INHERIT) || (down && (parent & RW_OPT_INHERIT_DOWN)))
+        return RW_OPT_INHERIT;
+    if ((child & RW_OPT_INHERIT_BEFORE) ||
+        (down && (parent & RW_OPT_INHERIT_DOWN_BEFORE)))
+        return RW_OPT_INHERIT_BEFORE;
+    return 0;
+}
+
 /* A virtual host inherits the main server's engine state; rules and maps
  * only with RewriteOptions Inherit (or the parent's InheritDown). */
 static void *merge_server(apr_pool_t *p, void *basev, void *addv)
@@ -54,17 +69,11 @@ static void *merge_server(apr_pool_t *p, void *basev, void *addv)
     c->server = add->server;
     c->pending = add->pending;
 
-    inherit = add->options & (RW_OPT_INHERIT | RW_OPT_INHERIT_BEFORE);
-    if (!(add->options & RW_OPT_IGNORE_INHERIT)) {
-        if (base->options & RW_OPT_INHERIT_DOWN)
-            inherit |= RW_OPT_INHERIT;
-        if (base->options & RW_OPT_INHERIT_DOWN_BEFORE)
-            inherit |= RW_OPT_INHERIT_BEFORE;
-    }
+    inherit = inherit_mode(base->options, add->options);
     if (inherit) {
         c->maps = apr_hash_overlay(p, add->maps, base->maps);
         c->rules = join_rules(p, base->rules, add->rules,
-                              inherit & RW_OPT_INHERIT_BEFORE);
+                              inherit == RW_OPT_INHERIT_BEFORE);
     }
     else {
         c->maps = add->maps;
@@ -108,18 +117,13 @@ static void *merge_dir(apr_pool_t *p, void *basev, void *addv)
         c->baseurl_set = base->baseurl_set;
     }
 
-    inherit = add->options & (RW_OPT_INHERIT | RW_OPT_INHERIT_BEFORE);
-    if (!(add->options & RW_OPT_IGNORE_INHERIT)) {
-        if (base->options & RW_OPT_INHERIT_DOWN)
-            inherit |= RW_OPT_INHERIT;
-        if (base->options & RW_OPT_INHERIT_DOWN_BEFORE)
-            inherit |= RW_OPT_INHERIT_BEFORE;
-        /* InheritDown reaches every level below */
+    inherit = inherit_mode(base->options, add->options);
+    /* InheritDown reaches every level below */
+    if (!(add->options & RW_OPT_IGNORE_INHERIT))
         c->options |= base->options & (RW_OPT_INHERIT_DOWN |
                                        RW_OPT_INHERIT_DOWN_BEFORE);
-    }
     c->rules = inherit ? join_rules(p, base->rules, add->rules,
-                                    inherit & RW_OPT_INHERIT_BEFORE)
+                                    inherit == RW_OPT_INHERIT_BEFORE)
                        : add->rules;
     return c;
 }

@@ -256,7 +256,8 @@ static const char *lookahead(rw_ctx_t *ctx, const rw_var_t *v)
     rw_ctx_t sub;
     const char *val, *path;
 
-    if (r->filename == NULL)
+    /* no look-ahead from inside a sub-request (it would recurse) */
+    if (r->filename == NULL || r->main)
         return "";
     if (v->kind == RW_VAR_LA_U) {
         path = ctx->perdir ? r->uri : r->filename;
@@ -343,9 +344,11 @@ static const char *lookup_var(rw_ctx_t *ctx, const rw_var_t *v)
         case RW_VAR_TIME_WDAY:
             return apr_psprintf(r->pool, "%d", tm.tm_wday);
         default:
-            return apr_psprintf(r->pool, "%04d%02d%02d%02d%02d%02d",
-                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                                tm.tm_hour, tm.tm_min, tm.tm_sec);
+            s = apr_psprintf(r->pool, "%04d%02d%02d%02d%02d%02d",
+                             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                             tm.tm_hour, tm.tm_min, tm.tm_sec);
+            rwlog(ctx, 1, "RESULT='%s'", s);
+            return s;
         }
     case RW_VAR_API_VERSION:
         return apr_psprintf(r->pool, "%d:%d", MODULE_MAGIC_NUMBER_MAJOR,
@@ -577,7 +580,7 @@ static int file_test(rw_ctx_t *ctx, const rw_cond_t *c, const char *in)
         return apr_stat(&fi, in, APR_FINFO_PROT, r->pool) == APR_SUCCESS &&
                (fi.protection & (APR_UEXECUTE | APR_GEXECUTE | APR_WEXECUTE));
     case RW_COND_URL_SUB:
-        if (*in == '\0')
+        if (*in == '\0' || r->main)
             return 0;
         rsub = ap_sub_req_lookup_uri(in, r, NULL);
         rc = rsub->status < 400;
@@ -586,7 +589,7 @@ static int file_test(rw_ctx_t *ctx, const rw_cond_t *c, const char *in)
         ap_destroy_sub_req(rsub);
         return rc;
     case RW_COND_FILE_SUB:
-        if (*in == '\0')
+        if (*in == '\0' || r->main)
             return 0;
         rsub = ap_sub_req_lookup_file(in, r, NULL);
         rc = rsub->status < 400 && rsub->finfo.filetype == APR_REG;
@@ -1019,13 +1022,9 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
         return ACT_NOCHANGE;
     }
 
-    if (ctx->unsafe_3f && !(p->flags & RW_RF_UNSAFE_3F) && strchr(newuri, '?')) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10508)
-                      "Unsafe URL with %%3f URL rewritten without "
-                      "UnsafeAllow3F");
-        r->status = HTTP_FORBIDDEN;
-        return ACT_STATUS;
-    }
+    /* refused once the rule is done (apply_rules) */
+    ctx->unsafe_3f = ctx->unsafe_3f && !(p->flags & RW_RF_UNSAFE_3F) &&
+                     strchr(newuri, '?') != NULL;
 
     /* per-dir: a relative result is relative to the directory */
     if (ctx->perdir && !is_absolute_uri(newuri, NULL) && *newuri != '/') {
@@ -1037,6 +1036,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     split_query(ctx, p, &newuri, p->flags & RW_RF_QSNONE);
 
     if (p->flags & RW_RF_PROXY) {
+        newuri = (char *)fully_qualify(r, newuri);
         r->filename = apr_pstrcat(r->pool, "proxy:", newuri, NULL);
         rwlog(ctx, 2, "forcing proxy-throughput with %s", newuri);
         ctx->lastsub = p;
@@ -1080,14 +1080,6 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
         !(p->output[0] == '/' && p->output[1] == '/')) {
         while (newuri[1] == '/')
             ++newuri;
-    }
-
-    if ((p->flags & RW_RF_PASSTHROUGH) && !ctx->perdir) {
-        rwlog(ctx, 2, "forcing '%s' to get passed through to next API "
-              "URI-to-filename handler", newuri);
-        r->filename = apr_pstrcat(r->pool, "passthrough:", newuri, NULL);
-        ctx->lastsub = p;
-        return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
     }
 
     newuri = (char *)reduce_uri(ctx, newuri);
@@ -1137,7 +1129,8 @@ static int apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules)
 
 loop:
     for (i = 0; i < rules->nelts; ++i) {
-        if ((p[i].flags & RW_RF_NOSUBREQ) && r->main)
+        /* sub-requests skip [NS] rules, and [R] rules as well */
+        if ((p[i].flags & (RW_RF_NOSUBREQ | RW_RF_RFLAG)) && r->main)
             goto skip_chain;
 
         rc = apply_rule(ctx, &p[i]);
@@ -1154,9 +1147,23 @@ loop:
             changed = (rc == ACT_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
             rwlog(ctx, 2, "setting lastsub to rule with output %s",
                   p[i].output);
+            if (ctx->unsafe_3f) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10508)
+                              "Unsafe URL with %%3f URL rewritten without "
+                              "UnsafeAllow3F");
+                r->status = HTTP_FORBIDDEN;
+                return ACT_STATUS;
+            }
         }
-        if (p[i].flags & RW_RF_PASSTHROUGH && rc > 0)
+        if ((p[i].flags & RW_RF_PASSTHROUGH) && rc > 0) {
+            if (!ctx->perdir) {
+                rwlog(ctx, 2, "forcing '%s' to get passed through to next "
+                      "API URI-to-filename handler", r->filename);
+                r->filename = apr_pstrcat(r->pool, "passthrough:",
+                                          r->filename, NULL);
+            }
             break;
+        }
         if (p[i].flags & RW_RF_END) {
             rwlog(ctx, 8, "Rule has END flag, no further rewriting for this "
                   "request");
@@ -1394,9 +1401,10 @@ int rw_exec_server(request_rec *r)
 
     {
         int reduced = apr_table_get(r->notes, NOTE_REDUCED) != NULL;
-        int unsafe_ok = (sc->options & RW_OPT_UNSAFE_PREFIX) ||
-                        (ctx.lastsub &&
-                         (ctx.lastsub->flags & RW_RF_UNSAFE_PREFIX));
+        int unsafe_ok = (ctx.lastsub ? (int)(ctx.lastsub->flags &
+                                             RW_RF_UNSAFE_PREFIX) : 0) |
+                        ((sc->options & RW_OPT_UNSAFE_PREFIX)
+                         ? RW_RF_UNSAFE_PREFIX : 0);
         int is_fs = (!reduced || (sc->options & RW_OPT_LEGACY_PREFIX_DOCROOT))
                     && prefix_stat(&ctx, r->filename, unsafe_ok);
         if (!is_fs) {
@@ -1404,9 +1412,12 @@ int rw_exec_server(request_rec *r)
             apr_size_t rl = strlen(root);
             if (rl && root[rl - 1] == '/')
                 --rl;
+            const char *path = r->filename;
+            while (path[1] == '/')
+                ++path;
             r->filename = apr_pstrcat(r->pool,
                                       apr_pstrmemdup(r->pool, root, rl),
-                                      r->filename, NULL);
+                                      path, NULL);
             rwlog(&ctx, 2, "prefixed with document_root to %s", r->filename);
         }
     }

@@ -510,7 +510,8 @@ static const char *rule_flag(apr_pool_t *p, const char *key, const char *val,
         else if (val && !strcasecmp(val, "seeother"))
             code = HTTP_SEE_OTHER;
         r->status = code;
-        r->flags |= ap_is_HTTP_REDIRECT(code) ? RW_RF_REDIRECT : RW_RF_STATUS;
+        r->flags |= RW_RF_RFLAG |
+                    (ap_is_HTTP_REDIRECT(code) ? RW_RF_REDIRECT : RW_RF_STATUS);
     }
     else if (is_flag(key, "S", "skip")) {
         r->flags |= RW_RF_SKIP;
@@ -814,7 +815,8 @@ static const char *compile_rule(apr_pool_t *p, const char *line,
                            "expression '", a1, "'", NULL);
     /* a trailing '?' only says "drop the query string" */
     n = strlen(a2);
-    if (n > 1 && a2[n - 1] == '?' && a2[n - 2] != '\\') {
+    if (n > 1 && a2[n - 1] == '?' && a2[n - 2] != '\\' &&
+        !(r->flags & RW_RF_QSAPPEND)) {
         a2[n - 1] = '\0';
         r->flags |= RW_RF_QSNONE;
     }
