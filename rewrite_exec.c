@@ -1348,7 +1348,7 @@ int rw_exec_server(request_rec *r)
     rw_server_conf_t *sc = ap_get_module_config(r->server->module_config,
                                                 &rewrite_module);
     rw_ctx_t ctx;
-    int rc;
+    int rc, passed;
 
     /* a vhost without rewrite directives shares the main server's record:
      * its rules are not for this vhost */
@@ -1369,12 +1369,20 @@ int rw_exec_server(request_rec *r)
     if (!sc->rules || sc->rules->nelts == 0)
         return DECLINED;
 
-    rwlog(&ctx, 2, "init rewrite engine with requested uri %s", r->uri);
-    r->filename = apr_pstrdup(r->pool, r->uri);
+    /* a forward proxy request arrives with its filename already set */
+    passed = r->filename != NULL;
+    if (passed)
+        rwlog(&ctx, 2, "init rewrite engine with passed filename %s. "
+              "Original uri = %s", r->filename, r->uri);
+    else {
+        rwlog(&ctx, 2, "init rewrite engine with requested uri %s", r->uri);
+        r->filename = apr_pstrdup(r->pool, r->uri);
+    }
     rc = apply_rules(&ctx, sc->rules);
     if (rc == ACT_NONE) {
         rwlog(&ctx, 1, "pass through %s", r->uri);
-        r->filename = NULL;
+        if (!passed)
+            r->filename = NULL;
         return DECLINED;
     }
     if (rc == ACT_STATUS) {
@@ -1407,6 +1415,11 @@ int rw_exec_server(request_rec *r)
                          ? RW_RF_UNSAFE_PREFIX : 0);
         int is_fs = (!reduced || (sc->options & RW_OPT_LEGACY_PREFIX_DOCROOT))
                     && prefix_stat(&ctx, r->filename, unsafe_ok);
+        if (!is_fs && passed) {
+            rwlog(&ctx, 1, "prefixing with document_root of %s FAILED",
+                  r->filename);
+            return HTTP_FORBIDDEN;
+        }
         if (!is_fs) {
             const char *root = ap_document_root(r);
             apr_size_t rl = strlen(root);

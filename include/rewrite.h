@@ -164,9 +164,11 @@ typedef struct {
 #define RW_RF_DISCARDPATH  (1u << 17) /* DPI */
 #define RW_RF_UNC          (1u << 18) /* UNC */
 #define RW_RF_UNSAFE_3F    (1u << 19) /* UnsafeAllow3F */
-#define RW_RF_UNSAFE_PREFIX (1u << 20) /* UnsafePrefixStat */
+#define RW_RF_RFLAG        (1u << 20) /* R given, any code */
 #define RW_RF_SKIP         (1u << 21) /* S=n */
-#define RW_RF_QSNONE       (1u << 22) /* Substitution ended in a lone '?' */
+/* The stock module's trace shows this bit's value ("STATOK 4194304"). */
+#define RW_RF_UNSAFE_PREFIX (1u << 22) /* UnsafePrefixStat */
+#define RW_RF_QSNONE       (1u << 23) /* Substitution ended in a lone '?' */
 
 /** E=VAR:VAL, E=VAR, E=!VAR */
 typedef struct {
@@ -328,6 +330,16 @@ const rw_map_type_t *rw_map_type_find(const char *name);
 /** Looks up key in map; NULL when not found (caller uses the default). */
 const char *rw_map_lookup(request_rec *r, const rw_map_t *map,
                           const char *key);
+/** Receives the trace lines of one lookup (level 1..8 = trace1..8). */
+typedef void (rw_map_log_fn)(void *baton, int level, const char *msg);
+/** Looks up key in map like rw_map_lookup, writing the stock module's
+ *  trace lines for it ("map lookup OK: map=m[txt] key=k -> val=v",
+ *  "cache lookup ...", "SQL map lookup ...") through log(baton, ...);
+ *  log may be NULL.  NULL means no value (the caller uses the default);
+ *  an empty string is a value (int, prg and dbd maps can return one). */
+const char *rw_map_lookup_log(request_rec *r, const rw_map_t *map,
+                              const char *key, rw_map_log_fn *log,
+                              void *baton);
 /** Registers an int: map function (the public optional function). */
 void rw_map_register_func(char *name, rewrite_mapfunc_t *func);
 /** pre_config: set up the int: function table. */
