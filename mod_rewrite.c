@@ -183,9 +183,11 @@ static int hook_translate(request_rec *r)
  * only during the directory walk after translation and access checks. */
 static int hook_fixups(request_rec *r)
 {
-    /* T= and H= of server rules: applied here, after mod_mime chose */
+    int rc = rw_exec_dir(r);
+
+    /* T= and H= remembered by the rules: applied after mod_mime chose */
     rw_exec_mimetype(r);
-    return rw_exec_dir(r);
+    return rc;
 }
 
 static int hook_handler(request_rec *r)

@@ -75,24 +75,20 @@ typedef struct {
 /* ------------------------------------------------------------------ */
 /* Logging: the stock module's trace format, so guides read the same.  */
 
-static void rwlog(rw_ctx_t *ctx, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void rwlog(rw_ctx_t *ctx, int level, const char *fmt, ...)
+static void vrwlog(rw_ctx_t *ctx, int showdir, int level, const char *fmt,
+                   va_list ap)
 {
     request_rec *r = ctx->r;
     request_rec *req;
     const char *redir = "", *user;
+    const char *dir = showdir ? ctx->perdir : NULL;
     char *msg;
-    va_list ap;
     int n = 0;
 
     level += APLOG_DEBUG;       /* trace1..8 */
     if (!APLOG_R_MODULE_IS_LEVEL(r, APLOG_MODULE_INDEX, level))
         return;
-    va_start(ap, fmt);
     msg = apr_pvsprintf(r->pool, fmt, ap);
-    va_end(ap);
     for (req = r; req->prev; req = req->prev)
         ++n;
     if (n)
@@ -104,9 +100,30 @@ static void rwlog(rw_ctx_t *ctx, int level, const char *fmt, ...)
                    ap_get_remote_logname(r) ? ap_get_remote_logname(r) : "-",
                    user, ap_get_server_name(r), (void *)r->server, (void *)r,
                    r->main ? "subreq" : "initial", redir,
-                   ctx->perdir ? "[perdir " : "",
-                   ctx->perdir ? ctx->perdir : "",
-                   ctx->perdir ? "] " : "", msg);
+                   dir ? "[perdir " : "", dir ? dir : "", dir ? "] " : "",
+                   msg);
+}
+
+/* A trace line, tagged "[perdir DIR]" in directory context. */
+static void rwlog(rw_ctx_t *ctx, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void rwlog(rw_ctx_t *ctx, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vrwlog(ctx, 1, level, fmt, ap);
+    va_end(ap);
+}
+
+/* A trace line the stock module never tags with the directory. */
+static void rwlog_nodir(rw_ctx_t *ctx, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void rwlog_nodir(rw_ctx_t *ctx, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vrwlog(ctx, 0, level, fmt, ap);
+    va_end(ap);
 }
 
 /* ------------------------------------------------------------------ */
@@ -784,7 +801,7 @@ static const char *reduce_uri(rw_ctx_t *ctx, const char *u)
     {
         const char *path = u + pos + strcspn(u + pos, "/");
         const char *res = *path ? path : "/";
-        rwlog(ctx, 3, "reduce %s -> %s", u, res);
+        rwlog_nodir(ctx, 3, "reduce %s -> %s", u, res);
         apr_table_setn(r->notes, NOTE_REDUCED, "1");
         return res;
     }
@@ -807,14 +824,14 @@ static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
     if (q == NULL) {
         if (discard) {
             r->args = NULL;
-            rwlog(ctx, 2, "discarding query string, no parse from "
+            rwlog_nodir(ctx, 2, "discarding query string, no parse from "
                   "substitution");
         }
         return;
     }
     if (discard) {
         r->args = NULL;
-        rwlog(ctx, 2, "discarding query string");
+        rwlog_nodir(ctx, 2, "discarding query string");
     }
     full = apr_pstrdup(r->pool, *uri);
     *q++ = '\0';
@@ -823,7 +840,7 @@ static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
         r->args = apr_pstrcat(r->pool, q, "&", r->args, NULL);
     else if (!(p->flags & RW_RF_QSAPPEND) || *q)
         r->args = *q ? apr_pstrdup(r->pool, q) : NULL;
-    rwlog(ctx, 3, "split uri=%s -> uri=%s, args=%s", full, *uri,
+    rwlog_nodir(ctx, 3, "split uri=%s -> uri=%s, args=%s", full, *uri,
           r->args ? r->args : "<none>");
 }
 
@@ -839,7 +856,7 @@ static void set_env(rw_ctx_t *ctx, const rw_rule_t *p)
         char *spec = apr_pstrdup(ctx->r->pool, expand(ctx, e->spec));
         char *val;
         if (*spec == '!') {
-            rwlog(ctx, 5, "unsetting env variable '%s'", spec + 1);
+            rwlog_nodir(ctx, 5, "unsetting env variable '%s'", spec + 1);
             apr_table_unset(ctx->r->subprocess_env, spec + 1);
             continue;
         }
@@ -848,7 +865,7 @@ static void set_env(rw_ctx_t *ctx, const rw_rule_t *p)
             *val++ = '\0';
         else
             val = "";
-        rwlog(ctx, 5, "setting env variable '%s' to '%s'", spec, val);
+        rwlog_nodir(ctx, 5, "setting env variable '%s' to '%s'", spec, val);
         apr_table_set(ctx->r->subprocess_env, spec, val);
     }
 }
@@ -924,6 +941,28 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
     }
 }
 
+/* If path starts with match, returns it with that prefix replaced by
+ * subst (one '/' between them); else NULL.  Logs like the stock module. */
+static const char *subst_prefix(rw_ctx_t *ctx, const char *path,
+                                const char *match, const char *subst)
+{
+    apr_size_t ml = strlen(match), sl = strlen(subst);
+    const char *rest;
+
+    if (ml && match[ml - 1] == '/')
+        --ml;
+    if (strncmp(path, match, ml) || (path[ml] && path[ml] != '/'))
+        return NULL;
+    rest = path + ml;
+    rwlog(ctx, 5, "strip matching prefix: %s -> %s", path, rest);
+    if (sl && subst[sl - 1] == '/')
+        --sl;
+    path = apr_pstrcat(ctx->r->pool, apr_pstrmemdup(ctx->r->pool, subst, sl),
+                       rest, NULL);
+    rwlog(ctx, 4, "add subst prefix: %s -> %s", rest, path);
+    return path;
+}
+
 /* ------------------------------------------------------------------ */
 /* One rule                                                            */
 
@@ -963,10 +1002,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
         return ACT_NONE;
 
     if (ctx->vary) {
-        /* in directory context the answer may come from an internal
-         * redirect: only err_headers_out survives it */
-        apr_table_merge(ctx->perdir ? r->err_headers_out : r->headers_out,
-                        "Vary", ctx->vary);
+        apr_table_merge(r->headers_out, "Vary", ctx->vary);
         ctx->vary = NULL;
     }
     if (p->flags & RW_RF_STATUS) {
@@ -1008,12 +1044,12 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
             }
             else {
                 if (t) {
-                    rwlog(ctx, 1, "force filename %s to have MIME-type '%s'",
+                    rwlog_nodir(ctx, 1, "force filename %s to have MIME-type '%s'",
                           r->filename, t);
                     ap_set_content_type(r, t);
                 }
                 if (h) {
-                    rwlog(ctx, 1, "force filename %s to have the "
+                    rwlog_nodir(ctx, 1, "force filename %s to have the "
                           "Content-handler '%s'", r->filename, h);
                     r->handler = h;
                 }
@@ -1046,26 +1082,16 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     if (p->flags & RW_RF_REDIRECT) {
         const char *u = newuri;
         if (ctx->perdir) {
+            /* only RewriteBase turns the directory back into a URL here:
+             * without it the stock module redirects to the file path */
             rw_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
                                                      &rewrite_module);
-            apr_size_t dl = strlen(ctx->perdir);
-            if (!strncmp(u, ctx->perdir, dl) && dc && dc->baseurl) {
-                rwlog(ctx, 5, "trying to replace prefix %s with %s",
+            if (dc && dc->baseurl) {
+                const char *b;
+                rwlog(ctx, 2, "trying to replace prefix %s with %s",
                       ctx->perdir, dc->baseurl);
-                u = apr_pstrcat(r->pool, dc->baseurl,
-                                dc->baseurl[strlen(dc->baseurl) - 1] == '/'
-                                ? "" : "/", u + dl, NULL);
-            }
-            else if (!is_absolute_uri(u, NULL)) {
-                const char *root = ap_document_root(r);
-                apr_size_t rl = strlen(root);
-                if (rl && root[rl - 1] == '/')
-                    --rl;
-                if (!strncmp(u, root, rl) && u[rl] == '/') {
-                    rwlog(ctx, 3, "strip document_root prefix: %s -> %s", u,
-                          u + rl);
-                    u += rl;
-                }
+                if ((b = subst_prefix(ctx, u, ctx->perdir, dc->baseurl)))
+                    u = b;
             }
         }
         r->filename = (char *)fully_qualify(r, u);
@@ -1098,8 +1124,9 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     }
     r->filename = newuri;
 
-    if (!ctx->perdir) {
-        /* T= and H= apply to the result, after the type checker */
+    {
+        /* T= and H= apply to the result, in the fixups (rw_exec_mimetype);
+         * in directory context that is the "redirect:" of this round */
         if (p->type_tpl) {
             const char *t = expand(ctx, p->type_tpl);
             rwlog(ctx, 2, "remember %s to have MIME-type '%s'", r->filename, t);
@@ -1245,7 +1272,7 @@ static int do_redirect(rw_ctx_t *ctx, int noescape)
               esc ? "escaping" : "copying", r->args, esc ? args : "");
         loc = apr_pstrcat(r->pool, loc, "?", args, NULL);
     }
-    if (apr_table_get(r->headers_out, "Vary"))
+    if (!ctx->perdir && apr_table_get(r->headers_out, "Vary"))
         apr_table_setn(r->notes, "redirect-keeps-vary", "1");
     apr_table_setn(r->headers_out, "Location", loc);
     r->status = HTTP_OK;
@@ -1350,14 +1377,22 @@ int rw_exec_server(request_rec *r)
     rw_ctx_t ctx;
     int rc, passed;
 
-    /* a vhost without rewrite directives shares the main server's record:
-     * its rules are not for this vhost */
-    if (!sc || sc->state != 1 || sc->server != r->server)
+    rw_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
+                                             &rewrite_module);
+    const apr_array_header_t *rules;
+    int own = sc && sc->server == r->server;
+
+    /* A vhost without rewrite directives shares the main server's record:
+     * its rules are not for this vhost.  A <Location> with RewriteEngine
+     * on (already walked at this point) switches the engine on too. */
+    if (!(own && sc->state == 1) && !(dc && dc->state == 1))
         return DECLINED;
+    rules = own ? sc->rules : NULL;
     memset(&ctx, 0, sizeof(ctx));
     ctx.r = r;
 
-    if (!r->uri || (!(sc->options & RW_OPT_ANYURI) && r->uri[0] != '/')) {
+    if (!r->uri ||
+        (!(own && (sc->options & RW_OPT_ANYURI)) && r->uri[0] != '/')) {
         rwlog(&ctx, 8, "Declining, request-URI '%s' is not a URL-path. "
               "Consult the manual entry for the RewriteOptions directive "
               "for options and caveats about matching other strings.",
@@ -1366,8 +1401,6 @@ int rw_exec_server(request_rec *r)
     }
 
     set_script_vars(r);
-    if (!sc->rules || sc->rules->nelts == 0)
-        return DECLINED;
 
     /* a forward proxy request arrives with its filename already set */
     passed = r->filename != NULL;
@@ -1378,7 +1411,7 @@ int rw_exec_server(request_rec *r)
         rwlog(&ctx, 2, "init rewrite engine with requested uri %s", r->uri);
         r->filename = apr_pstrdup(r->pool, r->uri);
     }
-    rc = apply_rules(&ctx, sc->rules);
+    rc = rules ? apply_rules(&ctx, rules) : ACT_NONE;
     if (rc == ACT_NONE) {
         rwlog(&ctx, 1, "pass through %s", r->uri);
         if (!passed)
@@ -1455,12 +1488,10 @@ int rw_exec_dir(request_rec *r)
     rw_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
                                              &rewrite_module);
     rw_ctx_t ctx;
-    const char *ofilename;
+    const char *ofilename, *uri, *b;
     int rc;
 
-    if (!dc || dc->state != 1 || !dc->rules || dc->rules->nelts == 0)
-        return DECLINED;
-    if (r->filename == NULL)
+    if (!dc || dc->state != 1 || r->filename == NULL)
         return DECLINED;
     memset(&ctx, 0, sizeof(ctx));
     ctx.r = r;
@@ -1478,16 +1509,20 @@ int rw_exec_dir(request_rec *r)
                       "directory restrictions : %s", r->filename);
         return HTTP_FORBIDDEN;
     }
-    /* a directory without its trailing slash: leave it to mod_dir */
+    /* the rules of a directory requested without its trailing slash wait
+     * for mod_dir's redirect; the rules of its parents still run */
     if (!(dc->options & RW_OPT_NOSLASH) && r->finfo.filetype == APR_DIR &&
-        r->uri && *r->uri && r->uri[strlen(r->uri) - 1] != '/')
-        return DECLINED;
+        r->uri && *r->uri && r->uri[strlen(r->uri) - 1] != '/' &&
+        dc->directory) {
+        apr_size_t fl = strlen(r->filename);
+        if (!strncmp(dc->directory, r->filename, fl) &&
+            (!strcmp(dc->directory + fl, "/") || !dc->directory[fl]))
+            return DECLINED;
+    }
 
-    rwlog(&ctx, 2, "init rewrite engine with passed filename %s. "
-          "Original uri = %s", r->filename, r->uri);
     ofilename = r->filename;
     rc = apply_rules(&ctx, dc->rules);
-    if (rc == ACT_NONE) {
+    if (rc == ACT_NONE || rc == ACT_NOCHANGE) {
         rwlog(&ctx, 1, "pass through %s", r->filename);
         return DECLINED;
     }
@@ -1502,44 +1537,52 @@ int rw_exec_dir(request_rec *r)
         return do_proxy(&ctx, rc == ACT_NOESCAPE);
     if (is_absolute_uri(r->filename, NULL))
         return do_redirect(&ctx, rc == ACT_NOESCAPE);
-    if (!strncmp(r->filename, "passthrough:", 12))
-        r->filename += 12;
 
-    if (!strcmp(r->filename, ofilename) ||
-        (r->path_info && !strcmp(r->filename,
-                                 apr_pstrcat(r->pool, ofilename,
-                                             r->path_info, NULL)))) {
+    if (!strcmp(r->filename, ofilename)) {
         rwlog(&ctx, 1, "initial URL equal rewritten URL: %s "
               "[IGNORING REWRITE]", r->filename);
         return OK;
     }
 
+    /* turn the file-system result back into a URL: RewriteBase, else
+     * the context (Alias, userdir) or the document root */
+    uri = r->filename;
+    if (dc->baseurl) {
+        rwlog(&ctx, 2, "trying to replace prefix %s with %s", dc->directory,
+              dc->baseurl);
+        if ((b = subst_prefix(&ctx, uri, dc->directory, dc->baseurl)))
+            uri = b;
+    }
+    else if (!(dc->options & RW_OPT_IGNORE_CONTEXT_INFO) &&
+             ap_context_document_root(r) && ap_context_prefix(r) &&
+             strcmp(ap_context_document_root(r), ap_document_root(r))) {
+        const char *croot = ap_context_document_root(r);
+        rwlog(&ctx, 2, "trying to replace context docroot %s with context "
+              "prefix %s", croot, ap_context_prefix(r));
+        if ((b = subst_prefix(&ctx, uri, croot, ap_context_prefix(r))))
+            uri = b;
+    }
+    else {
+        const char *root = ap_document_root(r);
+        apr_size_t rl = strlen(root);
+        if (rl && root[rl - 1] == '/')
+            --rl;
+        if (!strncmp(uri, root, rl) && uri[rl] == '/') {
+            rwlog(&ctx, 2, "strip document_root prefix: %s -> %s", uri,
+                  uri + rl);
+            uri += rl;
+        }
+    }
+    rwlog(&ctx, 1, "internal redirect with %s [INTERNAL REDIRECT]", uri);
+    if (r->args)
+        uri = apr_pstrcat(r->pool, uri, "?", r->args, NULL);
+    r->filename = apr_pstrcat(r->pool, "redirect:", uri, NULL);
+    r->handler = REWRITE_REDIRECT_HANDLER_NAME;
+    /* the Vary of this round must reach the final answer */
     {
-        const char *uri = r->filename;
-        apr_size_t dl = strlen(dc->directory);
-        if (dc->baseurl && !strncmp(uri, dc->directory, dl)) {
-            rwlog(&ctx, 5, "trying to replace prefix %s with %s",
-                  dc->directory, dc->baseurl);
-            uri = apr_pstrcat(r->pool, dc->baseurl,
-                              dc->baseurl[strlen(dc->baseurl) - 1] == '/'
-                              ? "" : "/", uri + dl, NULL);
-        }
-        else {
-            const char *root = ap_document_root(r);
-            apr_size_t rl = strlen(root);
-            if (rl && root[rl - 1] == '/')
-                --rl;
-            if (!strncmp(uri, root, rl) && uri[rl] == '/') {
-                rwlog(&ctx, 3, "strip document_root prefix: %s -> %s", uri,
-                      uri + rl);
-                uri += rl;
-            }
-        }
-        if (r->args)
-            uri = apr_pstrcat(r->pool, uri, "?", r->args, NULL);
-        r->filename = apr_pstrcat(r->pool, "redirect:", uri, NULL);
-        rwlog(&ctx, 1, "internal redirect with %s [INTERNAL REDIRECT]", uri);
-        r->handler = REWRITE_REDIRECT_HANDLER_NAME;
+        const char *vary = apr_table_get(r->headers_out, "Vary");
+        if (vary)
+            apr_table_merge(r->err_headers_out, "Vary", vary);
     }
     return OK;
 }
