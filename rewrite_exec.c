@@ -201,12 +201,35 @@ static int has_ctl_or_space(const char *s)
 /* ------------------------------------------------------------------ */
 /* Regex matching                                                      */
 
-/* Matches s against re; fills m when m is not NULL.  PCRE2's match data
- * comes from the stack-sized block below, so nothing is shared. */
+static apr_status_t free_match_data(void *md)
+{
+    pcre2_match_data_free(md);
+    return APR_SUCCESS;
+}
+
+/* PCRE2 match data for this request: created on first use and kept in
+ * the request's module slot, so a request allocates it once, not once
+ * per pattern.  Sub-requests have their own. */
+static pcre2_match_data *match_data(request_rec *r)
+{
+    pcre2_match_data *md = ap_get_module_config(r->request_config,
+                                                &rewrite_module);
+    if (!md) {
+        md = pcre2_match_data_create(RW_MAX_REFS, NULL);
+        if (!md)
+            return NULL;
+        apr_pool_cleanup_register(r->pool, md, free_match_data,
+                                  apr_pool_cleanup_null);
+        ap_set_module_config(r->request_config, &rewrite_module, md);
+    }
+    return md;
+}
+
+/* Matches s against re; fills m when m is not NULL. */
 static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
                        rw_match_t *m)
 {
-    pcre2_match_data *md = pcre2_match_data_create(RW_MAX_REFS, NULL);
+    pcre2_match_data *md = match_data(r);
     int rc, i;
 
     if (!md)
@@ -217,7 +240,6 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           "regex match failed (PCRE2 error %d) on '%s'",
                           rc, ap_escape_logitem(r->pool, s));
-        pcre2_match_data_free(md);
         return 0;
     }
     if (m) {
@@ -228,7 +250,6 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
         for (i = 0; i < 2 * RW_MAX_REFS; ++i)
             m->ov[i] = (i < 2 * n && ov[i] != PCRE2_UNSET) ? (int)ov[i] : -1;
     }
-    pcre2_match_data_free(md);
     return 1;
 }
 
