@@ -225,13 +225,32 @@ static pcre2_match_data *match_data(request_rec *r)
     return md;
 }
 
+/* The pattern's required literal rules out a match (see rw_regex_t). */
+static int cannot_match(const rw_regex_t *re, const char *s)
+{
+    apr_size_t i;
+
+    for (i = 0; i < re->litlen; ++i) {
+        unsigned char a = (unsigned char)s[i], b = (unsigned char)re->lit[i];
+        if (a == b)
+            continue;
+        if (!re->lit_nocase || a > 127 || b > 127 ||
+            apr_tolower(a) != apr_tolower(b))
+            return 1;               /* includes the end of s */
+    }
+    return re->lit_exact && s[re->litlen] != '\0';
+}
+
 /* Matches s against re; fills m when m is not NULL. */
 static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
                        rw_match_t *m)
 {
-    pcre2_match_data *md = match_data(r);
+    pcre2_match_data *md;
     int rc, i;
 
+    if (re->lit && cannot_match(re, s))
+        return 0;
+    md = match_data(r);
     if (!md)
         return 0;
     rc = pcre2_match(re->code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);

@@ -47,6 +47,52 @@ static apr_status_t regex_cleanup(void *data)
     return APR_SUCCESS;
 }
 
+/* Finds the literal every match of pattern must start with: "^" and
+ * then plain characters (or backslash-escaped punctuation), stopping
+ * before anything that is not certain to match exactly once.  Patterns
+ * with '|' or with multi-line '^' get none. */
+static void find_literal(apr_pool_t *p, const char *pat, int nocase,
+                         rw_regex_t *re)
+{
+    int cflags = ap_regcomp_get_default_cflags();
+    char *lit = apr_palloc(p, strlen(pat) + 1);
+    apr_size_t n = 0;
+    const char *c;
+
+    if (pat[0] != '^' || strchr(pat, '|') || (cflags & AP_REG_NEWLINE))
+        return;
+    for (c = pat + 1; *c; ) {
+        char ch;
+        const char *next;
+        if (*c == '\\') {
+            if (!c[1] || apr_isalnum(c[1]))
+                break;              /* \d, \Q, \1 ...: not a literal */
+            ch = c[1];
+            next = c + 2;
+        }
+        else if (strchr(".[]()*+?{}^$", *c))
+            break;
+        else {
+            ch = *c;
+            next = c + 1;
+        }
+        if (*next == '*' || *next == '?' || *next == '{')
+            break;                  /* optional or counted: stop before */
+        lit[n++] = ch;
+        c = next;
+        if (*next == '+')
+            break;                  /* once at least: keep, then stop */
+    }
+    if (n == 0)
+        return;
+    lit[n] = '\0';
+    re->lit = lit;
+    re->litlen = n;
+    re->lit_nocase = nocase || (cflags & AP_REG_ICASE);
+    re->lit_exact = c[0] == '$' && c[1] == '\0' &&
+                    (cflags & AP_REG_DOLLAR_ENDONLY);
+}
+
 const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
                              rw_regex_t **out)
 {
@@ -63,6 +109,7 @@ const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
     (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
     pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &ncaps);
     re->ncaps = (int)ncaps;
+    find_literal(p, pattern, nocase, re);
     apr_pool_cleanup_register(p, re, regex_cleanup, apr_pool_cleanup_null);
     *out = re;
     return NULL;

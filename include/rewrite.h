@@ -36,6 +36,15 @@
 typedef struct {
     pcre2_code *code;   /** compiled (and JIT-compiled where possible) */
     int ncaps;          /** number of capture groups in the pattern */
+    /* Prefilter: every match starts with lit (ASCII case folded when
+     * lit_nocase); with lit_exact the subject must equal lit.  Lets the
+     * engine skip PCRE for rules that cannot match (e.g. thousands of
+     * "^/old/page-123$" redirects).  NULL when the pattern has no such
+     * literal. */
+    const char *lit;
+    apr_size_t litlen;
+    int lit_nocase;
+    int lit_exact;
 } rw_regex_t;
 
 /** Result of one match: offsets of $0..$9 in subject (-1 when unset). */
