@@ -506,6 +506,17 @@ static const char *lookup_var(rw_ctx_t *ctx, const rw_var_t *v)
     return s ? s : "";
 }
 
+/* The request's own path (before any '?') carries an encoded '?'. */
+static int request_has_3f(request_rec *r)
+{
+    const char *u = r->unparsed_uri, *c;
+
+    for (c = u; c && *c && *c != '?'; ++c)
+        if (c[0] == '%' && c[1] == '3' && (c[2] == 'f' || c[2] == 'F'))
+            return 1;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Template expansion                                                  */
 
@@ -578,9 +589,6 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
                 rwlog(ctx, 5, "escaping backreference '%s' to '%s'", raw,
                       v[i].s);
             }
-            if (rule && !seen_q && pc->kind == RW_PIECE_RULEREF &&
-                memchr(v[i].s, '?', v[i].len))
-                ctx->unsafe_3f = 1;
             break;
         case RW_PIECE_VAR:
             v[i].s = lookup_var(ctx, &pc->var);
@@ -591,8 +599,13 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
             v[i].len = strlen(v[i].s);
             break;
         }
-        if (memchr(v[i].s, '?', v[i].len))
+        if (memchr(v[i].s, '?', v[i].len)) {
+            /* a '?' that the request brought in (decoded from %3F) would
+             * start the query string: noted for the [UnsafeAllow3F] check */
+            if (rule && !seen_q && pc->kind != RW_PIECE_LIT)
+                ctx->unsafe_3f = 1;
             seen_q = 1;
+        }
         total += v[i].len;
     }
     o = out = apr_palloc(ctx->r->pool, total + 1);
@@ -1100,7 +1113,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
 
     /* refused once the rule is done (apply_rules) */
     ctx->unsafe_3f = ctx->unsafe_3f && !(p->flags & RW_RF_UNSAFE_3F) &&
-                     strchr(newuri, '?') != NULL;
+                     request_has_3f(r);
 
     /* per-dir: a relative result is relative to the directory */
     if (ctx->perdir && !is_absolute_uri(newuri, NULL) && *newuri != '/') {
@@ -1332,9 +1345,14 @@ static int do_proxy(rw_ctx_t *ctx, int noescape)
                       "without proxy enabled: %s", r->filename);
         return HTTP_FORBIDDEN;
     }
-    /* mod_proxy's canonicalisation appends r->args itself */
-    if (noescape)
+    /* mod_proxy's canonicalisation appends r->args itself; with [NE]
+     * there is none, so the query goes into the URL here */
+    if (noescape) {
         apr_table_setn(r->notes, "proxy-nocanon", "1");
+        if (r->args)
+            r->filename = apr_pstrcat(r->pool, r->filename, "?", r->args,
+                                      NULL);
+    }
     r->proxyreq = PROXYREQ_REVERSE;
     r->handler = "proxy-server";
     rwlog(ctx, 1, "go-ahead with proxy request %s [OK]", r->filename);
