@@ -69,6 +69,7 @@ typedef struct {
     const rw_rule_t *cur;     /* rule whose substitution is expanded */
     int unsafe_3f;            /* a '?' arrived through a back-reference */
     int args_rewritten;       /* r->args came from a substitution */
+    int depth;                /* nesting of expand() (map keys, defaults) */
     const rw_rule_t *lastsub; /* last rule that substituted */
 } rw_ctx_t;
 
@@ -562,6 +563,7 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
 
     if (t->literal)
         return t->literal;
+    ++ctx->depth;
     if (t->npieces > 16)
         v = apr_palloc(ctx->r->pool, t->npieces * sizeof(*v));
     for (i = 0; i < t->npieces; ++i) {
@@ -602,7 +604,8 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
         if (memchr(v[i].s, '?', v[i].len)) {
             /* a '?' that the request brought in (decoded from %3F) would
              * start the query string: noted for the [UnsafeAllow3F] check */
-            if (rule && !seen_q && pc->kind != RW_PIECE_LIT)
+            if (rule && !seen_q && pc->kind != RW_PIECE_LIT &&
+                ctx->depth == 1)
                 ctx->unsafe_3f = 1;
             seen_q = 1;
         }
@@ -614,6 +617,7 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
         o += v[i].len;
     }
     *o = '\0';
+    --ctx->depth;
     return out;
 }
 
