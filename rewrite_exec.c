@@ -1103,7 +1103,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
                 if (t) {
                     rwlog_nodir(ctx, 1, "force filename %s to have MIME-type '%s'",
                           r->filename, t);
-                    ap_set_content_type(r, t);
+                    ap_set_content_type_ex(r, t, 1);   /* trusted: may pick the handler */
                 }
                 if (h) {
                     rwlog_nodir(ctx, 1, "force filename %s to have the "
@@ -1663,7 +1663,7 @@ int rw_exec_mimetype(request_rec *r)
     if (t) {
         rwlog(&ctx, 1, "force filename %s to have MIME-type '%s'",
               r->filename, t);
-        ap_set_content_type(r, t);
+        ap_set_content_type_ex(r, t, 1);   /* trusted: may pick the handler */
     }
     if (h) {
         rwlog(&ctx, 1, "force filename %s to have the Content-handler '%s'",
