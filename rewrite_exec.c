@@ -317,12 +317,14 @@ static const char *lookahead(rw_ctx_t *ctx, const rw_var_t *v)
     /* no look-ahead from inside a sub-request (it would recurse) */
     if (r->filename == NULL || r->main)
         return "";
-    if (v->kind == RW_VAR_LA_U) {
-        path = ctx->perdir ? r->uri : r->filename;
+    /* the current URL: in directory context a file path, which the
+     * stock module also looks up as a URL for LA-U */
+    path = r->filename;
+    if (v->kind == RW_VAR_LA_U)
         rsub = ap_sub_req_lookup_uri(path, r, NULL);
-    }
     else {
-        path = r->filename;
+        if (ctx->perdir && r->path_info && *r->path_info)
+            path = apr_pstrcat(r->pool, path, r->path_info, NULL);
         rsub = ap_sub_req_lookup_file(path, r, NULL);
     }
     sub = *ctx;
