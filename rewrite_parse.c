@@ -936,7 +936,7 @@ static const char *cmd_cond_expr(cmd_parms *cmd, const char *line,
         return apr_pstrcat(cmd->pool, "RewriteCond: ", err, NULL);
     flags = (c->flags & RW_CF_NOVARY) ? AP_EXPR_FLAG_DONT_VARY : 0;
     if (in_htaccess(cmd))
-        flags |= AP_EXPR_FLAG_RESTRICTED;
+        flags |= AP_EXPR_FLAG_RESTRICTED_FILE_FUNC;
     if (*a2 == '!') {
         c->negate = 1;
         ++a2;
@@ -947,7 +947,7 @@ static const char *cmd_cond_expr(cmd_parms *cmd, const char *line,
     if (experr)
         return apr_psprintf(cmd->pool, "RewriteCond: cannot compile "
                             "expression%s \"%s\" %s",
-                            (flags & AP_EXPR_FLAG_RESTRICTED)
+                            (flags & AP_EXPR_FLAG_RESTRICTED_FILE_FUNC)
                             ? " in htaccess context" : "", a2, experr);
     return NULL;
 }
