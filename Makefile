@@ -18,6 +18,8 @@ SRCS    = mod_rewrite.c rewrite_parse.c rewrite_exec.c rewrite_map.c
 HDRS    = include/rewrite.h include/mod_rewrite.h
 WARN    = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 CSTD    = -std=c11 -D_GNU_SOURCE
+# only rewrite_module is exported
+VISIB   = -fvisibility=hidden
 ifeq ($(SANITIZE),1)
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -g -O1
 SANLIBS  = -fsanitize=address,undefined
@@ -26,7 +28,7 @@ SANLIBS  = -fsanitize=address,undefined
 SAN_ENV  = LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
            ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 SANITIZE=1
 endif
-APXS_CFLAGS = $(foreach f,$(WARN) $(CSTD) $(PCRE2_CFLAGS) $(SANFLAGS),-Wc,$(f))
+APXS_CFLAGS = $(foreach f,$(WARN) $(CSTD) $(VISIB) $(PCRE2_CFLAGS) $(SANFLAGS),-Wc,$(f))
 APXS_LDFLAGS = $(foreach f,$(SANLIBS),-Wl,$(f))
 
 MODULE  = .libs/mod_rewrite.so
@@ -37,8 +39,9 @@ $(MODULE): $(SRCS) $(HDRS) $(wildcard config.mk)
 	$(APXS) -c -o mod_rewrite.la -I include $(APXS_CFLAGS) $(APXS_LDFLAGS) \
 	    $(SRCS) $(PCRE2_LIBS)
 
+# LIBEXECDIR=DIR installs elsewhere than Apache's module directory.
 install: $(MODULE)
-	$(APXS) -i -n rewrite mod_rewrite.la
+	$(APXS) -i $(if $(LIBEXECDIR),-S LIBEXECDIR=$(LIBEXECDIR)) -n rewrite mod_rewrite.la
 
 # C unit tests of the pure functions (no server needed).
 UNIT_BIN = t/unit/run-unit
@@ -71,3 +74,52 @@ clean:
 	rm -rf .libs *.la *.lo *.o *.slo $(UNIT_BIN)
 
 .PHONY: all install unit test demo demo-stop clean
+
+# ---------------------------------------------------------------------
+# Fuzzing: libFuzzer targets with ASan + UBSan (fuzz/README.md).  Needs
+# clang and its sanitizer runtimes (Debian 12: clang-14 libclang-rt-14-dev).
+#   make fuzz                     build, run each target FUZZ_SECONDS (30);
+#                                 fails if any target crashes
+#   make fuzz FUZZ_SECONDS=60     the CI setting (about 5 minutes)
+#   make fuzz FUZZ_TARGETS=fuzz_expand   one target only
+#   make fuzz-build / fuzz-clean  binaries in fuzz/out/ only / remove fuzz/out/
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?= fuzz_directive fuzz_expand fuzz_escape fuzz_txtmap
+FUZZ_CC      ?= $(shell command -v clang-14 || command -v clang || echo clang)
+FUZZ_OUT      = fuzz/out
+FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                -Wall -Wextra -Wno-unused-parameter \
+                -Wno-missing-field-initializers \
+                -I include -I t/unit $(shell $(APXS) -q EXTRA_CPPFLAGS) \
+                -I$(shell $(APXS) -q INCLUDEDIR) \
+                $(shell apr-1-config --includes 2>/dev/null) $(PCRE2_CFLAGS)
+FUZZ_LIBS     = -rdynamic \
+                $(shell apr-1-config --link-ld 2>/dev/null || echo -lapr-1) \
+                $(shell apu-1-config --link-ld 2>/dev/null || echo -laprutil-1) \
+                $(PCRE2_LIBS) -ldl
+# every target: its own file (which includes one module source for its
+# static functions), the other module sources, the unit tests' stubs
+FUZZ_COMMON   = t/unit/stubs.c fuzz/stubs_extra.c fuzz/pool_guard.c
+FUZZ_SRC_fuzz_directive = rewrite_exec.c rewrite_map.c
+FUZZ_SRC_fuzz_expand    = rewrite_parse.c rewrite_map.c
+FUZZ_SRC_fuzz_escape    = rewrite_parse.c rewrite_map.c
+FUZZ_SRC_fuzz_txtmap    = rewrite_parse.c rewrite_exec.c
+
+fuzz: fuzz-build
+	bash fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build: $(addprefix $(FUZZ_OUT)/,$(FUZZ_TARGETS))
+
+$(FUZZ_OUT)/fuzz_%: fuzz/fuzz_%.c fuzz/*.h $(FUZZ_COMMON) rewrite_parse.c \
+        rewrite_exec.c rewrite_map.c $(HDRS) t/unit/unit.h
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: no clang;" \
+	    "apt-get install clang-14 libclang-rt-14-dev" >&2; exit 1; }
+	@mkdir -p $(FUZZ_OUT)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC_fuzz_$*) $(FUZZ_COMMON) \
+	    $(FUZZ_LIBS)
+
+fuzz-clean:
+	rm -rf $(FUZZ_OUT)
+
+.PHONY: fuzz fuzz-build fuzz-clean

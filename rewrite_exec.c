@@ -530,6 +530,12 @@ typedef struct {
 
 static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t);
 
+/* The back ends' trace lines, untagged like the stock module's. */
+static void map_log(void *baton, int level, const char *msg)
+{
+    rwlog_nodir(baton, level, "%s", msg);
+}
+
 static const char *map_value(rw_ctx_t *ctx, const rw_piece_t *pc)
 {
     request_rec *r = ctx->r;
@@ -541,13 +547,10 @@ static const char *map_value(rw_ctx_t *ctx, const rw_piece_t *pc)
 
     if (!map)
         return pc->dflt ? expand(ctx, pc->dflt) : "";
-    val = rw_map_lookup(r, map, key);
-    if (val && *val) {
-        rwlog(ctx, 5, "map lookup OK: map=%s key=%s -> val=%s",
-              pc->map, key, val);
+    /* NULL: not found, use the default; "" is a value (int, prg, dbd) */
+    val = rw_map_lookup_log(r, map, key, map_log, ctx);
+    if (val)
         return val;
-    }
-    rwlog(ctx, 5, "map lookup FAILED: map=%s key=%s", pc->map, key);
     return pc->dflt ? expand(ctx, pc->dflt) : "";
 }
 

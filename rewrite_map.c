@@ -45,6 +45,7 @@
 #include "http_log.h"
 #include "http_main.h"
 #include "ap_mpm.h"
+#include "mpm_common.h"
 #include "util_mutex.h"
 #include "mod_dbd.h"
 
@@ -215,6 +216,8 @@ static unsigned random_below(unsigned n)
 /* ------------------------------------------------------------------ */
 /* int: built-in functions and those registered by other modules       */
 
+static int prg_monitor(apr_pool_t *p, server_rec *s);
+
 /* Written at config time only (single-threaded), read at request time.
  * It lives until the end of the configuration cycle that filled it, so
  * modules may register from register_hooks or pre_config, before or
@@ -283,6 +286,8 @@ static char *fn_unescape(request_rec *r, char *key)
 
 void rw_map_pre_config(apr_pool_t *p)
 {
+    /* (hooks are registered anew for every configuration cycle) */
+    ap_hook_monitor(prg_monitor, NULL, NULL, APR_HOOK_MIDDLE);
     rw_map_register_func("tolower", fn_tolower);
     rw_map_register_func("toupper", fn_toupper);
     rw_map_register_func("escape", fn_escape);
@@ -339,19 +344,20 @@ static const char *int_lookup(const mlog_t *l, const rw_map_t *map,
 /* ------------------------------------------------------------------ */
 /* txt and rnd: text files, read whole per process, reloaded on change  */
 
-typedef struct {
-    const char *val;
-    int seen;               /* looked up since the load (for the trace) */
-} txt_entry_t;
-
+/* Like the stock module: looked-up keys (and misses) are cached per
+ * process until the file's mtime changes; a key not in the cache is read
+ * from the file as it is now.  Instead of scanning the file for every
+ * such key, the whole file is kept parsed, and parsed again whenever the
+ * file itself changes (mtime, ctime, size or inode). */
 typedef struct {
     const char *path;
-    apr_thread_mutex_t *lock; /* guards everything below */
-    apr_pool_t *pool;       /* holds table and misses; cleared on reload */
-    apr_hash_t *table;      /* key -> txt_entry_t, NULL until read */
-    apr_hash_t *misses;     /* keys looked up and not found */
-    apr_time_t mtime;       /* of the file the table belongs to */
-    int loaded;
+    cache_t *cache;         /* looked-up keys, valid for one mtime */
+    apr_thread_mutex_t *lock; /* guards the fields below */
+    apr_pool_t *pool;       /* holds table; cleared on reload */
+    apr_hash_t *table;      /* key -> value; NULL until read */
+    apr_time_t mtime, ctime;/* identity of the file table was read from */
+    apr_off_t size;
+    apr_ino_t inode;
 } txt_map_t;
 
 static const char *not_found(cmd_parms *cmd, const rw_map_t *map,
@@ -375,7 +381,8 @@ static const char *file_configure(cmd_parms *cmd, rw_map_t *map,
         return not_found(cmd, map, t->path);
     if (apr_thread_mutex_create(&t->lock, APR_THREAD_MUTEX_DEFAULT,
                                 cmd->pool) != APR_SUCCESS ||
-        !(t->pool = private_pool(cmd->pool)))
+        !(t->pool = private_pool(cmd->pool)) ||
+        !(t->cache = cache_make(cmd->pool)))
         return "RewriteMap: out of memory";
     map->source = t->path;
     map->priv = t;
@@ -392,13 +399,13 @@ static int is_space(char c)
  * file: pieces of at most TXT_LINE_MAX bytes ending at a newline; a piece
  * starting with '#' or whitespace is ignored; otherwise the first word is
  * the key and the second the value (a piece without one is ignored); a
- * NUL ends the piece's text. */
+ * NUL ends the piece's text; the first piece of a key wins. */
 static void txt_parse(txt_map_t *t, const char *buf, apr_size_t len)
 {
     apr_size_t pos = 0;
 
     while (pos < len) {
-        apr_size_t end = pos, lim = pos + TXT_LINE_MAX, ks, ke, vs, ve;
+        apr_size_t end = pos, lim = pos + TXT_LINE_MAX, ke, vs, ve;
 
         if (lim > len)
             lim = len;
@@ -406,30 +413,26 @@ static void txt_parse(txt_map_t *t, const char *buf, apr_size_t len)
             ++end;
         if (end < lim)
             ++end;                       /* the newline belongs to it */
-        /* the piece is buf[pos..end); its text stops at a NUL */
-        ks = pos;
-        if (buf[ks] != '#' && buf[ks] != '\0' && !is_space(buf[ks])) {
-            for (ke = ks; ke < end && buf[ke] && !is_space(buf[ke]); ++ke)
+        if (buf[pos] != '#' && buf[pos] != '\0' && !is_space(buf[pos])) {
+            for (ke = pos; ke < end && buf[ke] && !is_space(buf[ke]); ++ke)
                 ;
             for (vs = ke; vs < end && buf[vs] && is_space(buf[vs]); ++vs)
                 ;
             for (ve = vs; ve < end && buf[ve] && !is_space(buf[ve]); ++ve)
                 ;
-            if (ve > vs && !apr_hash_get(t->table, buf + ks, ke - ks)) {
-                txt_entry_t *e = apr_palloc(t->pool, sizeof(*e));
-                e->val = apr_pstrmemdup(t->pool, buf + vs, ve - vs);
-                e->seen = 0;
-                apr_hash_set(t->table, apr_pstrmemdup(t->pool, buf + ks,
-                                                      ke - ks),
-                             ke - ks, e);
-            }
+            if (ve > vs && !apr_hash_get(t->table, buf + pos, ke - pos))
+                apr_hash_set(t->table,
+                             apr_pstrmemdup(t->pool, buf + pos, ke - pos),
+                             ke - pos,
+                             apr_pstrmemdup(t->pool, buf + vs, ve - vs));
         }
         pos = end;
     }
 }
 
-/* (Re)reads the file into t->table; with t->lock held. */
-static apr_status_t txt_load(txt_map_t *t, apr_time_t mtime)
+/* (Re)reads the file into t->table; with t->lock held.  On failure the
+ * table is NULL (read again at the next miss). */
+static apr_status_t txt_load(txt_map_t *t, const apr_finfo_t *id)
 {
     apr_file_t *f;
     apr_finfo_t fi;
@@ -438,15 +441,10 @@ static apr_status_t txt_load(txt_map_t *t, apr_time_t mtime)
     apr_size_t n;
 
     apr_pool_clear(t->pool);
-    t->table = apr_hash_make(t->pool);
-    t->misses = apr_hash_make(t->pool);
-    t->mtime = mtime;
-    t->loaded = 1;
+    t->table = NULL;
     rv = apr_file_open(&f, t->path, APR_READ, APR_OS_DEFAULT, t->pool);
-    if (rv != APR_SUCCESS) {
-        t->loaded = 0;
+    if (rv != APR_SUCCESS)
         return rv;
-    }
     rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f);
     if (rv == APR_SUCCESS) {
         n = (apr_size_t)fi.size;
@@ -455,18 +453,20 @@ static apr_status_t txt_load(txt_map_t *t, apr_time_t mtime)
         if (rv == APR_EOF)
             rv = APR_SUCCESS;
         if (rv == APR_SUCCESS) {
-            buf[n] = '\0';
+            t->table = apr_hash_make(t->pool);
             txt_parse(t, buf, n);
+            t->mtime = id->mtime;
+            t->ctime = id->ctime;
+            t->size = id->size;
+            t->inode = id->inode;
         }
     }
     apr_file_close(f);
-    if (rv != APR_SUCCESS)
-        t->loaded = 0;
     return rv;
 }
 
-/* Value of key in a txt file map, with the stock module's trace; NULL
- * when absent.  tag names the type in the trace ("txt" also for rnd). */
+/* Value of key in a txt file map, with the stock module's trace ("txt"
+ * also for rnd maps); NULL when absent. */
 static const char *txt_value(const mlog_t *l, const rw_map_t *map,
                              const char *key)
 {
@@ -474,58 +474,36 @@ static const char *txt_value(const mlog_t *l, const rw_map_t *map,
     request_rec *r = l->r;
     apr_finfo_t fi;
     apr_status_t rv;
-    txt_entry_t *e;
-    const char *val = NULL;
-    int cached = 0, failed_open = 0;
+    const char *val;
 
-    rv = apr_stat(&fi, t->path, APR_FINFO_MTIME, r->pool);
-    if (rv != APR_SUCCESS) {
+    rv = apr_stat(&fi, t->path, APR_FINFO_MTIME | APR_FINFO_CTIME |
+                  APR_FINFO_SIZE | APR_FINFO_INODE, r->pool);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_INCOMPLETE(rv)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(00661)
                       "mod_rewrite: can't access text RewriteMap file %s",
                       t->path);
         return NULL;
     }
-    apr_thread_mutex_lock(t->lock);
-    if (!t->table || t->mtime != fi.mtime) {
-        apr_pool_clear(t->pool);
-        t->table = apr_hash_make(t->pool);
-        t->misses = apr_hash_make(t->pool);
-        t->mtime = fi.mtime;
-        t->loaded = 0;
-    }
-    e = apr_hash_get(t->table, key, APR_HASH_KEY_STRING);
-    if (e && e->seen) {
-        cached = 1;
-        val = apr_pstrdup(r->pool, e->val);
-    }
-    else if (!e && apr_hash_get(t->misses, key, APR_HASH_KEY_STRING)) {
-        cached = 1;
-    }
-    else {
-        if (!t->loaded && (rv = txt_load(t, fi.mtime)) != APR_SUCCESS)
-            failed_open = 1;
-        e = apr_hash_get(t->table, key, APR_HASH_KEY_STRING);
-        if (e) {
-            e->seen = 1;
-            val = apr_pstrdup(r->pool, e->val);
-        }
-        else if (apr_hash_count(t->misses) < CACHE_MAX_ENTRIES) {
-            apr_hash_set(t->misses, apr_pstrdup(t->pool, key),
-                         APR_HASH_KEY_STRING, "");
-        }
-    }
-    apr_thread_mutex_unlock(t->lock);
-
-    if (cached) {
+    val = cache_get(t->cache, fi.mtime, key, r->pool);
+    if (val) {
         mlog(l, 5, "cache lookup OK: map=%s[txt] key=%s -> val=%s",
-             map->name, key, val ? val : "");
-        return val;
+             map->name, key, val);
+        return *val ? val : NULL;
     }
     mlog(l, 6, "cache lookup FAILED, forcing new map lookup");
-    if (failed_open)
+    rv = APR_SUCCESS;
+    apr_thread_mutex_lock(t->lock);
+    if (!t->table || t->mtime != fi.mtime || t->ctime != fi.ctime ||
+        t->size != fi.size || t->inode != fi.inode)
+        rv = txt_load(t, &fi);
+    val = t->table ? apr_hash_get(t->table, key, APR_HASH_KEY_STRING) : NULL;
+    val = val ? apr_pstrdup(r->pool, val) : NULL;
+    apr_thread_mutex_unlock(t->lock);
+    if (rv != APR_SUCCESS)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(00655)
                       "mod_rewrite: can't open text RewriteMap file %s",
                       t->path);
+    cache_put(t->cache, fi.mtime, key, val ? val : "");
     if (val)
         mlog(l, 5, "map lookup OK: map=%s[txt] key=%s -> val=%s", map->name,
              key, val);
@@ -903,6 +881,25 @@ static void prg_maintenance(int reason, void *data, apr_wait_t status)
     default:                    /* RESTART, UNREGISTER: pconf goes away */
         break;
     }
+}
+
+/* Parent, about every ten seconds (the MPM's monitor hook): programs
+ * that stopped answering are killed, and their death restarts them
+ * (children cannot always signal them: they may run as root). */
+static int prg_monitor(apr_pool_t *p, server_rec *s)
+{
+    int i;
+
+    (void)p;
+    (void)s;
+    if (!prg_maps)
+        return DECLINED;
+    for (i = 0; i < prg_maps->nelts; ++i) {
+        prg_map_t *pm = APR_ARRAY_IDX(prg_maps, i, prg_map_t *);
+        if (pm->started)
+            prg_maintenance(APR_OC_REASON_RUNNING, pm, 0);
+    }
+    return DECLINED;
 }
 
 static apr_status_t set_nonblock(apr_file_t *f, int *fdp)

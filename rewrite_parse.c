@@ -1011,13 +1011,15 @@ const char *rw_cmd_map(cmd_parms *cmd, void *dconf, const char *a1,
     (void)dconf;
     for (i = 0; i < sizeof(types) / sizeof(types[0]); ++i) {
         apr_size_t n = strlen(types[i]);
-        if (!strncmp(a2, types[i], n) &&
+        if (!strncasecmp(a2, types[i], n) &&
             (a2[n] == ':' || (i == 2 && a2[n] == '='))) {
             type = rw_map_type_find(types[i]);
             src = a2 + n + (a2[n] == ':');
             break;
         }
     }
+    if (!type && !strncasecmp(a2, "dbm", 3))
+        return apr_pstrcat(cmd->pool, "RewriteMap: bad map:", a2, NULL);
     if (!type) {            /* no known prefix: a text file, as stock does */
         type = rw_map_type_find("txt");
         src = a2;

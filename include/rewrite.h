@@ -267,7 +267,9 @@ typedef struct {
     int baseurl_set;
 } rw_dir_conf_t;
 
-extern module AP_MODULE_DECLARE_DATA rewrite_module;
+/* The only symbol the module exports (built with -fvisibility=hidden). */
+extern module AP_MODULE_DECLARE_DATA rewrite_module
+    __attribute__((visibility("default")));
 
 /* ------------------------------------------------------------------ */
 /* rewrite_parse.c: config time                                        */
