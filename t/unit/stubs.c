@@ -227,3 +227,54 @@ AP_DECLARE(void) ap_internal_redirect(const char *new_uri, request_rec *r)
 {
     never("ap_internal_redirect");
 }
+
+/* Used by rewrite_map.c (prg maps) and rewrite_exec.c; never reached by
+ * the unit tests except where noted. */
+#include "util_mutex.h"
+#include "ap_mpm.h"
+#include "mpm_common.h"
+
+AP_DECLARE(void) ap_set_content_type_ex(request_rec *r, const char *ct,
+                                        int trusted)
+{
+    (void)trusted;
+    r->content_type = ct;
+}
+
+AP_DECLARE(apr_status_t) ap_mutex_register(apr_pool_t *pconf,
+                                           const char *type,
+                                           const char *default_dir,
+                                           apr_lockmech_e default_mech,
+                                           apr_int32_t options)
+{
+    return APR_SUCCESS;
+}
+
+AP_DECLARE(apr_status_t) ap_global_mutex_create(apr_global_mutex_t **mutex,
+                                                const char **name,
+                                                const char *type,
+                                                const char *instance_id,
+                                                server_rec *server,
+                                                apr_pool_t *pool,
+                                                apr_int32_t options)
+{
+    never("ap_global_mutex_create");
+    return APR_ENOTIMPL;
+}
+
+AP_DECLARE(int) ap_state_query(int query_code)
+{
+    return AP_SQ_MS_CREATE_PRE_CONFIG;
+}
+
+AP_DECLARE(apr_status_t) ap_mpm_query(int query_code, int *result)
+{
+    *result = 0;
+    return APR_SUCCESS;
+}
+
+AP_DECLARE(void) ap_hook_monitor(ap_HOOK_monitor_t *pf,
+                                 const char * const *aszPre,
+                                 const char * const *aszSucc, int nOrder)
+{
+}

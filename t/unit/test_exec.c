@@ -177,6 +177,8 @@ static request_rec *fake_request(const char *uri, const char *args)
     r->err_headers_out = apr_table_make(P, 4);
     r->notes = apr_table_make(P, 4);
     r->subprocess_env = apr_table_make(P, 4);
+    /* one slot per module: rewrite_module's index is 0 here */
+    r->request_config = apr_pcalloc(P, 8 * sizeof(void *));
     r->method = "GET";
     r->protocol = "HTTP/1.1";
     r->hostname = "localhost";
@@ -486,8 +488,71 @@ static void test_file_conditions(void)
     apr_dir_remove(dir, P);
 }
 
+/* ------------------------------------------------------------------ */
+/* The literal prefilter never changes whether a pattern matches        */
+
+static void test_prefilter(void)
+{
+    static const struct {
+        const char *pattern;
+        int nocase;
+        const char *lit;        /* expected literal, NULL for none */
+        int exact;
+    } pats[] = {
+        { "^/old/page-123$", 0, "/old/page-123", 1 },
+        { "^/old/page-123", 0, "/old/page-123", 0 },
+        { "^/a\\.b/(.*)$", 0, "/a.b/", 0 },
+        { "^/ab?c", 0, "/a", 0 },
+        { "^/ab*c", 0, "/a", 0 },
+        { "^/ab{2}c", 0, "/a", 0 },
+        { "^/ab+c", 0, "/ab", 0 },
+        { "^/a|^/b", 0, NULL, 0 },
+        { "^/x(y|z)", 0, NULL, 0 },       /* any '|': none, to be safe */
+        { "^\\d+", 0, NULL, 0 },
+        { "^/Foo", 1, "/Foo", 0 },
+        { "/foo", 0, NULL, 0 },
+        { "^/a[bc]d$", 0, "/a", 0 },
+        { "^/q\\?x$", 0, "/q?x", 1 },
+        { "^/\xc3\xa9$", 1, "/\xc3\xa9", 1 },
+    };
+    static const char *subjects[] = {
+        "/old/page-123", "/old/page-1234", "/old/page-12", "/OLD/page-123",
+        "/a.b/x", "/axb/x", "/ac", "/abc", "/abbc", "/abbbc", "/b", "/a",
+        "/xy", "/xz", "/x", "123", "/foo", "/FOO", "/fOo/bar", "/abd",
+        "/acd", "/q?x", "/qx", "/\xc3\xa9", "/\xc3\x89", "", "/",
+        "/old/page-123\n",
+    };
+    apr_size_t i, j;
+
+    for (i = 0; i < UNIT_NELTS(pats); ++i) {
+        rw_regex_t *re;
+        const char *err = rw_regex_compile(P, pats[i].pattern,
+                                           pats[i].nocase, &re);
+        CHECK(err == NULL, pats[i].pattern);
+        if (err)
+            continue;
+        CHECK_STR(pats[i].lit, re->lit,
+                  apr_psprintf(P, "literal of %s", pats[i].pattern));
+        if (pats[i].lit)
+            CHECK_INT(pats[i].exact, re->lit_exact,
+                      apr_psprintf(P, "exact of %s", pats[i].pattern));
+        for (j = 0; j < UNIT_NELTS(subjects); ++j) {
+            request_rec *r = fake_request("/", NULL);
+            rw_regex_t plain = *re;
+            int with, without;
+            plain.lit = NULL;
+            with = regex_match(r, re, subjects[j], NULL);
+            without = regex_match(r, &plain, subjects[j], NULL);
+            CHECK_INT(without, with,
+                      apr_psprintf(P, "prefilter %s on '%s'",
+                                   pats[i].pattern, subjects[j]));
+        }
+    }
+}
+
 void test_exec(void)
 {
+    test_prefilter();
     test_escape_backref();
     test_escape_uri();
     test_is_absolute_uri();
