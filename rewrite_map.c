@@ -1173,7 +1173,15 @@ static const char *dbd_query(request_rec *r, const dbd_map_t *d,
     }
     /* read every row (the driver needs it), keep a uniform random one */
     while (apr_dbd_get_row(db->driver, r->pool, res, &row, -1) == 0) {
-        const char *v = apr_dbd_get_entry(db->driver, row, 0);
+        /* SQL NULL is no value: datum_get tells it apart from "" for
+         * every driver (get_entry gives "" for NULL with pgsql) */
+        const char *v = NULL;
+        apr_status_t st = apr_dbd_datum_get(db->driver, row, 0,
+                                            APR_DBD_TYPE_STRING, &v);
+        if (st == APR_ENOTIMPL)
+            v = apr_dbd_get_entry(db->driver, row, 0);
+        else if (st != APR_SUCCESS)
+            v = NULL;
         if (v && random_below(++n) == 0)
             val = apr_pstrdup(r->pool, v);
     }

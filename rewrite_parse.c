@@ -952,28 +952,39 @@ static const char *cmd_cond_expr(cmd_parms *cmd, const char *line,
     return NULL;
 }
 
+/* The first word of line is "expr" (the TestString of ap_expr conds). */
+static int is_expr_line(const char *line)
+{
+    while (apr_isspace(*line))
+        ++line;
+    if (*line == '"' || *line == '\'')
+        return !strncmp(line + 1, "expr", 4) && line[5] == line[0];
+    return !strncmp(line, "expr", 4) && (!line[4] || apr_isspace(line[4]));
+}
+
 const char *rw_cmd_cond(cmd_parms *cmd, void *dconf, const char *line)
 {
     apr_array_header_t *pending, *rules;
-    char *a1, *a2, *a3;
     rw_cond_t *c;
     const char *err;
 
     context_lists(cmd, dconf, &pending, &rules);
-    if (rw_split_args(cmd->pool, line, &a1, &a2, &a3))
-        return apr_pstrcat(cmd->pool, "RewriteCond: bad argument line '",
-                           line, "'", NULL);
     c = apr_array_push(pending);
-    if (!strcmp(a1, "expr"))
+    if (is_expr_line(line)) {
+        char *a1, *a2, *a3;
+        if (rw_split_args(cmd->pool, line, &a1, &a2, &a3))
+            return apr_pstrcat(cmd->pool, "RewriteCond: bad argument line '",
+                               line, "'", NULL);
         return cmd_cond_expr(cmd, line, c);
-    if ((err = compile_cached(cmd, 1, line, c, sizeof(*c),
-                              cond_fn)))
+    }
+    if ((err = compile_cached(cmd, 1, line, c, sizeof(*c), cond_fn)))
         return err;
     if ((c->flags & RW_CF_NOCASE) && is_nocase_less(c->kind))
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server, APLOGNO(00665)
                      "RewriteCond: NoCase option for non-regex pattern '%s' "
                      "is not supported and will be ignored. (%s:%d)",
-                     c->operand ? c->operand : a2, where(cmd), line_of(cmd));
+                     c->operand ? c->operand : c->pattern, where(cmd),
+                     line_of(cmd));
     return NULL;
 }
 
