@@ -40,7 +40,7 @@ $(MODULE): $(SRCS) $(HDRS) $(wildcard config.mk)
 	    $(SRCS) $(PCRE2_LIBS)
 
 # LIBEXECDIR=DIR installs elsewhere than Apache's module directory.
-install: $(MODULE)
+install: $(MODULE) install-tools
 	$(APXS) -i $(if $(LIBEXECDIR),-S LIBEXECDIR=$(LIBEXECDIR)) -n rewrite mod_rewrite.la
 
 # C unit tests of the pure functions (no server needed).
@@ -123,3 +123,20 @@ fuzz-clean:
 	rm -rf $(FUZZ_OUT)
 
 .PHONY: fuzz fuzz-build fuzz-clean
+
+# rewrite-test (tools/rewrite-test): the rule tester and linter, into
+# /usr/local/bin, with its man-style page as `rewrite-test --help`.  Before
+# `make install` replaces Debian's module, a copy of the stock one is kept
+# for `rewrite-test --compare-stock` (only when it is still Debian's).
+PREFIX ?= /usr/local
+install-tools:
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/rewrite-test
+	install -m 0755 tools/rewrite-test $(DESTDIR)$(PREFIX)/bin/rewrite-test
+	@mod=$$($(APXS) -q LIBEXECDIR)/mod_rewrite.so; \
+	want=$$(awk '$$2 ~ /modules\/mod_rewrite\.so$$/ {print $$1}' /var/lib/dpkg/info/apache2-bin.md5sums 2>/dev/null); \
+	if [ -n "$$want" ] && [ -f "$$mod" ] && [ "$$(md5sum < "$$mod" | cut -d' ' -f1)" = "$$want" ]; then \
+	    install -m 0644 "$$mod" $(DESTDIR)$(PREFIX)/lib/rewrite-test/mod_rewrite-stock.so; \
+	    echo "kept a copy of the stock module for --compare-stock"; \
+	fi
+
+.PHONY: install-tools

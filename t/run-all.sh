@@ -133,6 +133,26 @@ else
 fi
 
 # ---------------------------------------------------------------------
+# (d) rewrite-test, the command-line tool ("rewrite-test: N passed, N failed")
+# ---------------------------------------------------------------------
+tool_tests=$here/tools/test-rewrite-test
+if [ -e "$tool_tests" ]; then
+    banner "rewrite-test: t/tools/test-rewrite-test"
+    log=$logdir/tools.log
+    run_logged "$log" timeout --kill-after=30 600 python3 "$tool_tests"
+    rc=$?
+    c=$(counts_from 'rewrite-test:' "$log")
+    if [ -z "$c" ]; then
+        record "rewrite-test" 0 1 "no summary line, exit $rc"
+    else
+        set -- $c
+        p=$1 f=$2
+        [ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
+        record "rewrite-test" "$p" "$f" "$([ $rc -ne 0 ] && echo "exit $rc")"
+    fi
+fi
+
+# ---------------------------------------------------------------------
 banner "summary"
 for line in "${summary[@]}"; do echo "$line"; done
 echo
