@@ -720,7 +720,9 @@ static int apply_cond(rw_ctx_t *ctx, const rw_cond_t *c)
                 ctx->cond.ov[2 * i + 1] = regm[i].rm_eo;
             }
         }
-        rwlog(ctx, 4, "RewriteCond: expr='%s' => %s", c->pattern,
+        rwlog(ctx, 4, "RewriteCond: input='(null)' pattern='%s%s'%s => %s",
+              c->negate ? "!" : "", c->pattern,
+              (c->flags & RW_CF_NOCASE) ? " [NC]" : "",
               rc ? "matched" : "not-matched");
         return c->negate ? !rc : rc;
     }
@@ -1011,17 +1013,16 @@ static const char *subst_prefix(rw_ctx_t *ctx, const char *path,
     apr_size_t ml = strlen(match), sl = strlen(subst);
     const char *rest;
 
-    if (ml && match[ml - 1] == '/')
-        --ml;
-    if (strncmp(path, match, ml) || (path[ml] && path[ml] != '/'))
+    if (strncmp(path, match, ml))
         return NULL;
     rest = path + ml;
-    rwlog(ctx, 5, "strip matching prefix: %s -> %s", path, rest);
-    if (sl && subst[sl - 1] == '/')
-        --sl;
-    path = apr_pstrcat(ctx->r->pool, apr_pstrmemdup(ctx->r->pool, subst, sl),
-                       rest, NULL);
-    rwlog(ctx, 4, "add subst prefix: %s -> %s", rest, path);
+    rwlog_nodir(ctx, 5, "strip matching prefix: %s -> %s", path, rest);
+    if (sl && subst[sl - 1] == '/' && *rest == '/')
+        ++rest;
+    path = apr_pstrcat(ctx->r->pool, subst,
+                       ((sl && subst[sl - 1] == '/') || *rest == '/')
+                       ? "" : "/", rest, NULL);
+    rwlog_nodir(ctx, 4, "add subst prefix: %s -> %s", rest, path);
     return path;
 }
 
