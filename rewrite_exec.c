@@ -962,9 +962,16 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
                           !strcasecmp(f[5], "1") ||
                           !strcasecmp(f[5], "secure"));
         if (f[3] && atol(f[3]) != 0) {
+            /* the lifetime may come from the request: bounded so that the
+             * arithmetic cannot overflow (about 950 years either way) */
+            long mins = atol(f[3]);
             apr_time_exp_t tm;
+            if (mins > 500000000L)
+                mins = 500000000L;
+            else if (mins < -500000000L)
+                mins = -500000000L;
             apr_time_exp_gmt(&tm, r->request_time +
-                             apr_time_from_sec(60 * atol(f[3])));
+                             apr_time_from_sec((apr_int64_t)60 * mins));
             exp = apr_psprintf(r->pool, "%s, %.2d-%s-%.4d %.2d:%.2d:%.2d GMT",
                                apr_day_snames[tm.tm_wday], tm.tm_mday,
                                months[tm.tm_mon], tm.tm_year + 1900,
