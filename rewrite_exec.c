@@ -320,13 +320,12 @@ static const char *lookahead(rw_ctx_t *ctx, const rw_var_t *v)
     /* the current URL: in directory context a file path, which the
      * stock module also looks up as a URL for LA-U */
     path = r->filename;
+    if (ctx->perdir && r->path_info && *r->path_info)
+        path = apr_pstrcat(r->pool, path, r->path_info, NULL);
     if (v->kind == RW_VAR_LA_U)
         rsub = ap_sub_req_lookup_uri(path, r, NULL);
-    else {
-        if (ctx->perdir && r->path_info && *r->path_info)
-            path = apr_pstrcat(r->pool, path, r->path_info, NULL);
+    else
         rsub = ap_sub_req_lookup_file(path, r, NULL);
-    }
     sub = *ctx;
     sub.r = rsub;
     sub.vary_this = NULL;
@@ -720,6 +719,7 @@ static int apply_cond(rw_ctx_t *ctx, const rw_cond_t *c)
                 ctx->cond.ov[2 * i + 1] = regm[i].rm_eo;
             }
         }
+        /* the stock module logs the expression's own result */
         rwlog(ctx, 4, "RewriteCond: input='(null)' pattern='%s%s'%s => %s",
               c->negate ? "!" : "", c->pattern,
               (c->flags & RW_CF_NOCASE) ? " [NC]" : "",
@@ -1033,6 +1033,26 @@ static const char *subst_prefix(rw_ctx_t *ctx, const char *path,
     return path;
 }
 
+/* T= and H= are remembered in notes and applied in the fixups, after
+ * mod_mime (rw_exec_mimetype); in directory context after a substitution
+ * that is the "redirect:" of this round, as in the stock module. */
+static void remember_meta(rw_ctx_t *ctx, const rw_rule_t *p)
+{
+    request_rec *r = ctx->r;
+
+    if (p->type_tpl) {
+        const char *t = expand(ctx, p->type_tpl);
+        rwlog(ctx, 2, "remember %s to have MIME-type '%s'", r->filename, t);
+        apr_table_setn(r->notes, NOTE_MIMETYPE, t);
+    }
+    if (p->handler_tpl) {
+        const char *h = expand(ctx, p->handler_tpl);
+        rwlog(ctx, 2, "remember %s to have Content-handler '%s'",
+              r->filename, h);
+        apr_table_setn(r->notes, NOTE_HANDLER, h);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* One rule                                                            */
 
@@ -1046,7 +1066,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
 
     if (ctx->perdir) {
         apr_size_t dl = strlen(ctx->perdir);
-        if (r->path_info && *r->path_info && !(p->flags & RW_RF_DISCARDPATH)) {
+        if (r->path_info && *r->path_info) {
             rwlog(ctx, 3, "add path info postfix: %s -> %s%s", uri, uri,
                   r->path_info);
             uri = apr_pstrcat(r->pool, uri, r->path_info, NULL);
@@ -1090,84 +1110,51 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
         newuri = apr_pstrdup(r->pool, expand(ctx, p->subst));
         ctx->cur = NULL;
         rwlog(ctx, 2, "rewrite '%s' -> '%s'", uri, newuri);
+        /* a '?' from the request (%3F): refused by apply_rules, nothing
+         * more is done with this result */
+        ctx->unsafe_3f = ctx->unsafe_3f && !(p->flags & RW_RF_UNSAFE_3F) &&
+                         request_has_3f(r);
+        if (ctx->unsafe_3f)
+            return ACT_NORMAL;
     }
     set_env(ctx, p);
     set_cookies(ctx, p);
+    remember_meta(ctx, p);
+    if (!p->subst)
+        return ACT_NOCHANGE;        /* '-': flags only */
 
-    if (!p->subst) {
-        /* '-': flags only */
-        if (p->type_tpl || p->handler_tpl) {
-            const char *t = p->type_tpl ? expand(ctx, p->type_tpl) : NULL;
-            const char *h = p->handler_tpl ? expand(ctx, p->handler_tpl)
-                                           : NULL;
-            if (!ctx->perdir) {
-                if (t) {
-                    rwlog(ctx, 2, "remember %s to have MIME-type '%s'",
-                          r->filename, t);
-                    apr_table_setn(r->notes, NOTE_MIMETYPE, t);
-                }
-                if (h) {
-                    rwlog(ctx, 2, "remember %s to have Content-handler '%s'",
-                          r->filename, h);
-                    apr_table_setn(r->notes, NOTE_HANDLER, h);
-                }
-            }
-            else {
-                if (t) {
-                    rwlog_nodir(ctx, 1, "force filename %s to have MIME-type '%s'",
-                          r->filename, t);
-                    ap_set_content_type_ex(r, t, 1);   /* trusted: may pick the handler */
-                }
-                if (h) {
-                    rwlog_nodir(ctx, 1, "force filename %s to have the "
-                          "Content-handler '%s'", r->filename, h);
-                    r->handler = h;
-                }
-            }
+    if (ctx->perdir) {
+        /* a relative result is relative to the directory */
+        if (!is_absolute_uri(newuri, NULL) && *newuri != '/') {
+            rwlog(ctx, 3, "add per-dir prefix: %s -> %s%s", newuri,
+                  ctx->perdir, newuri);
+            newuri = apr_pstrcat(r->pool, ctx->perdir, newuri, NULL);
         }
-        return ACT_NOCHANGE;
+        /* [DPI]: the path info of this round is forgotten */
+        if (p->flags & RW_RF_DISCARDPATH)
+            r->path_info = NULL;
     }
-
-    /* refused once the rule is done (apply_rules) */
-    ctx->unsafe_3f = ctx->unsafe_3f && !(p->flags & RW_RF_UNSAFE_3F) &&
-                     request_has_3f(r);
-
-    /* per-dir: a relative result is relative to the directory */
-    if (ctx->perdir && !is_absolute_uri(newuri, NULL) && *newuri != '/') {
-        rwlog(ctx, 3, "add per-dir prefix: %s -> %s%s", newuri, ctx->perdir,
-              newuri);
-        newuri = apr_pstrcat(r->pool, ctx->perdir, newuri, NULL);
+    else if (!is_absolute_uri(newuri, NULL) && *newuri != '/') {
+        rwlog(ctx, 3, "add root prefix: %s -> /%s", newuri, newuri);
+        newuri = apr_pstrcat(r->pool, "/", newuri, NULL);
     }
 
     split_query(ctx, p, &newuri, p->flags & RW_RF_QSNONE);
+    ctx->lastsub = p;
 
     if (p->flags & RW_RF_PROXY) {
         newuri = (char *)fully_qualify(r, newuri);
         r->filename = apr_pstrcat(r->pool, "proxy:", newuri, NULL);
         rwlog(ctx, 2, "forcing proxy-throughput with %s", newuri);
-        ctx->lastsub = p;
         return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
     }
 
     if (p->flags & RW_RF_REDIRECT) {
-        const char *u = newuri;
-        if (ctx->perdir) {
-            /* only RewriteBase turns the directory back into a URL here:
-             * without it the stock module redirects to the file path */
-            rw_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
-                                                     &rewrite_module);
-            if (dc && dc->baseurl) {
-                const char *b;
-                rwlog(ctx, 2, "trying to replace prefix %s with %s",
-                      ctx->perdir, dc->baseurl);
-                if ((b = subst_prefix(ctx, u, ctx->perdir, dc->baseurl)))
-                    u = b;
-            }
-        }
-        r->filename = (char *)fully_qualify(r, u);
+        /* in directory context the file path goes into the URL as it is;
+         * RewriteBase, if any, replaces it later (rw_exec_dir) */
+        r->filename = (char *)fully_qualify(r, newuri);
         rwlog(ctx, 2, "explicitly forcing redirect with %s", r->filename);
         r->status = p->status;
-        ctx->lastsub = p;
         return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
     }
 
@@ -1179,39 +1166,13 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     }
 
     newuri = (char *)reduce_uri(ctx, newuri);
+    r->filename = newuri;
     if (is_absolute_uri(newuri, NULL)) {
-        r->filename = newuri;
         r->status = HTTP_MOVED_TEMPORARILY;
         rwlog(ctx, 2, "implicitly forcing redirect (rc=%d with %s",
               r->status, newuri);
-        ctx->lastsub = p;
-        return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
     }
-
-    if (!ctx->perdir && *newuri != '/') {
-        rwlog(ctx, 3, "add root prefix: %s -> /%s", newuri, newuri);
-        newuri = apr_pstrcat(r->pool, "/", newuri, NULL);
-    }
-    r->filename = newuri;
-
-    {
-        /* T= and H= apply to the result, in the fixups (rw_exec_mimetype);
-         * in directory context that is the "redirect:" of this round */
-        if (p->type_tpl) {
-            const char *t = expand(ctx, p->type_tpl);
-            rwlog(ctx, 2, "remember %s to have MIME-type '%s'", r->filename, t);
-            apr_table_setn(r->notes, NOTE_MIMETYPE, t);
-        }
-        if (p->handler_tpl) {
-            const char *h = expand(ctx, p->handler_tpl);
-            rwlog(ctx, 2, "remember %s to have Content-handler '%s'",
-                  r->filename, h);
-            apr_table_setn(r->notes, NOTE_HANDLER, h);
-        }
-    }
-
     (void)dirlocal;
-    ctx->lastsub = p;
     return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
 }
 
@@ -1253,12 +1214,10 @@ loop:
             }
         }
         if ((p[i].flags & RW_RF_PASSTHROUGH) && rc > 0) {
-            if (!ctx->perdir) {
-                rwlog(ctx, 2, "forcing '%s' to get passed through to next "
-                      "API URI-to-filename handler", r->filename);
-                r->filename = apr_pstrcat(r->pool, "passthrough:",
-                                          r->filename, NULL);
-            }
+            rwlog(ctx, 2, "forcing '%s' to get passed through to next "
+                  "API URI-to-filename handler", r->filename);
+            r->filename = apr_pstrcat(r->pool, "passthrough:", r->filename,
+                                      NULL);
             break;
         }
         if (p[i].flags & RW_RF_END) {
@@ -1397,7 +1356,7 @@ static int prefix_stat(rw_ctx_t *ctx, const char *path, int unsafe_ok)
               : apr_pstrdup(r->pool, path);
     if (apr_stat(&fi, seg, APR_FINFO_MIN, r->pool) != APR_SUCCESS)
         return 0;
-    if (!ctx->lastsub) {
+    if (!ctx->lastsub || unsafe_ok < 0) {
         rwlog(ctx, 3, "prefix_stat no lastsub subst prefix %s", seg);
         return 1;
     }
@@ -1517,12 +1476,13 @@ int rw_exec_server(request_rec *r)
 
     {
         int reduced = apr_table_get(r->notes, NOTE_REDUCED) != NULL;
-        int unsafe_ok = (ctx.lastsub ? (int)(ctx.lastsub->flags &
-                                             RW_RF_UNSAFE_PREFIX) : 0) |
-                        ((sc->options & RW_OPT_UNSAFE_PREFIX)
-                         ? RW_RF_UNSAFE_PREFIX : 0);
-        int is_fs = (!reduced || (sc->options & RW_OPT_LEGACY_PREFIX_DOCROOT))
-                    && prefix_stat(&ctx, r->filename, unsafe_ok);
+        /* RewriteOptions UnsafePrefixStat: -1, no comparison at all;
+         * [UnsafePrefixStat]: its flag bit, which the trace shows */
+        int unsafe_ok = (sc->options & RW_OPT_UNSAFE_PREFIX) ? -1
+                      : ctx.lastsub ? (int)(ctx.lastsub->flags &
+                                            RW_RF_UNSAFE_PREFIX) : 0;
+        int is_fs = prefix_stat(&ctx, r->filename, unsafe_ok) &&
+                    (!reduced || (sc->options & RW_OPT_LEGACY_PREFIX_DOCROOT));
         if (!is_fs && passed) {
             rwlog(&ctx, 1, "prefixing with document_root of %s FAILED",
                   r->filename);
@@ -1533,12 +1493,10 @@ int rw_exec_server(request_rec *r)
             apr_size_t rl = strlen(root);
             if (rl && root[rl - 1] == '/')
                 --rl;
-            const char *path = r->filename;
-            while (path[1] == '/')
-                ++path;
             r->filename = apr_pstrcat(r->pool,
                                       apr_pstrmemdup(r->pool, root, rl),
-                                      path, NULL);
+                                      r->filename, NULL);
+            ap_no2slash(r->filename);
             rwlog(&ctx, 2, "prefixed with document_root to %s", r->filename);
         }
     }
@@ -1610,8 +1568,24 @@ int rw_exec_dir(request_rec *r)
         return HTTP_FORBIDDEN;
     if (!strncmp(r->filename, "proxy:", 6))
         return do_proxy(&ctx, rc == ACT_NOESCAPE);
-    if (is_absolute_uri(r->filename, NULL))
+    if (is_absolute_uri(r->filename, NULL)) {
+        int pos;
+        if (dc->baseurl && is_absolute_uri(r->filename, &pos)) {
+            /* the directory inside the redirect URL becomes RewriteBase */
+            const char *path = r->filename + pos + strcspn(r->filename + pos,
+                                                           "/");
+            rwlog(&ctx, 2, "trying to replace prefix %s with %s",
+                  dc->directory, dc->baseurl);
+            if ((b = subst_prefix(&ctx, path, dc->directory, dc->baseurl)))
+                r->filename = apr_pstrcat(r->pool,
+                                          apr_pstrmemdup(r->pool, r->filename,
+                                                         path - r->filename),
+                                          b, NULL);
+        }
         return do_redirect(&ctx, rc == ACT_NOESCAPE);
+    }
+    if (!strncmp(r->filename, "passthrough:", 12))
+        r->filename += 12;
 
     if (!strcmp(r->filename, ofilename)) {
         rwlog(&ctx, 1, "initial URL equal rewritten URL: %s "
@@ -1628,15 +1602,6 @@ int rw_exec_dir(request_rec *r)
         if ((b = subst_prefix(&ctx, uri, dc->directory, dc->baseurl)))
             uri = b;
     }
-    else if (!(dc->options & RW_OPT_IGNORE_CONTEXT_INFO) &&
-             ap_context_document_root(r) && ap_context_prefix(r) &&
-             strcmp(ap_context_document_root(r), ap_document_root(r))) {
-        const char *croot = ap_context_document_root(r);
-        rwlog(&ctx, 2, "trying to replace context docroot %s with context "
-              "prefix %s", croot, ap_context_prefix(r));
-        if ((b = subst_prefix(&ctx, uri, croot, ap_context_prefix(r))))
-            uri = b;
-    }
     else {
         const char *root = ap_document_root(r);
         apr_size_t rl = strlen(root);
@@ -1646,6 +1611,15 @@ int rw_exec_dir(request_rec *r)
             rwlog(&ctx, 2, "strip document_root prefix: %s -> %s", uri,
                   uri + rl);
             uri += rl;
+        }
+        else if (!(dc->options & RW_OPT_IGNORE_CONTEXT_INFO)) {
+            /* reached through Alias or userdir: their URL prefix */
+            const char *croot = ap_context_document_root(r);
+            const char *cpfx = ap_context_prefix(r);
+            rwlog(&ctx, 2, "trying to replace context docroot %s with "
+                  "context prefix %s", croot ? croot : "", cpfx ? cpfx : "");
+            if (croot && cpfx && (b = subst_prefix(&ctx, uri, croot, cpfx)))
+                uri = b;
         }
     }
     rwlog(&ctx, 1, "internal redirect with %s [INTERNAL REDIRECT]", uri);
