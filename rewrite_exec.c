@@ -343,7 +343,14 @@ static const char *script_owner(request_rec *r, int group)
     apr_finfo_t fi;
     char *name = NULL;
 
-    if (r->filename &&
+    /* the request's own stat first: for a missing file that is the
+     * directory the walk stopped at, as the stock module reports */
+    if (r->finfo.valid & (group ? APR_FINFO_GROUP : APR_FINFO_USER)) {
+        if (group ? apr_gid_name_get(&name, r->finfo.group, r->pool)
+                  : apr_uid_name_get(&name, r->finfo.user, r->pool))
+            name = NULL;
+    }
+    else if (r->filename &&
         apr_stat(&fi, r->filename, group ? APR_FINFO_GROUP : APR_FINFO_USER,
                  r->pool) == APR_SUCCESS) {
         if (group ? apr_gid_name_get(&name, fi.group, r->pool)
@@ -692,7 +699,7 @@ static int apply_cond(rw_ctx_t *ctx, const rw_cond_t *c)
         const char *err = NULL;
         ap_regmatch_t regm[AP_MAX_REG_MATCH];
         ap_expr_eval_ctx_t ectx;
-        const char *src = NULL;
+        const char *src = NULL, *vary = NULL;
         memset(&ectx, 0, sizeof(ectx));
         ectx.r = r;
         ectx.c = r->connection;
@@ -703,8 +710,13 @@ static int apply_cond(rw_ctx_t *ctx, const rw_cond_t *c)
         ectx.re_nmatch = AP_MAX_REG_MATCH;
         ectx.re_pmatch = regm;
         ectx.re_source = &src;
-        ectx.vary_this = (c->flags & RW_CF_NOVARY) ? NULL : &ctx->vary_this;
+        /* the headers the expression read go into Vary whatever the
+         * result, as with the stock module (not with [NV]: the parser got
+         * AP_EXPR_FLAG_DONT_VARY) */
+        ectx.vary_this = (c->flags & RW_CF_NOVARY) ? NULL : &vary;
         rc = ap_expr_exec_ctx(&ectx);
+        if (vary)
+            apr_table_merge(r->headers_out, "Vary", vary);
         if (rc < 0 || err) {
             rwlog(ctx, 1, "RewriteCond: expr='%s' evaluation failed: %s",
                   c->pattern, err ? err : "");
@@ -904,6 +916,12 @@ static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
         r->args = apr_pstrcat(r->pool, q, "&", r->args, NULL);
     else if (!(p->flags & RW_RF_QSAPPEND) || *q)
         r->args = *q ? apr_pstrdup(r->pool, q) : NULL;
+    /* the stock module drops one '&' left at the end */
+    if (r->args) {
+        apr_size_t n = strlen(r->args);
+        if (n && r->args[n - 1] == '&')
+            r->args[n - 1] = '\0';
+    }
     rwlog_nodir(ctx, 3, "split uri=%s -> uri=%s, args=%s", full, *uri,
           r->args ? r->args : "<none>");
 }
@@ -1623,8 +1641,7 @@ int rw_exec_dir(request_rec *r)
         }
     }
     rwlog(&ctx, 1, "internal redirect with %s [INTERNAL REDIRECT]", uri);
-    if (r->args)
-        uri = apr_pstrcat(r->pool, uri, "?", r->args, NULL);
+    /* the query string stays in r->args: the handler adds it */
     r->filename = apr_pstrcat(r->pool, "redirect:", uri, NULL);
     r->handler = REWRITE_REDIRECT_HANDLER_NAME;
     /* the Vary of this round must reach the final answer */
@@ -1666,6 +1683,8 @@ int rw_exec_redirect_handler(request_rec *r)
         return DECLINED;
     if (!r->filename || strncmp(r->filename, "redirect:", 9))
         return DECLINED;
-    ap_internal_redirect(r->filename + 9, r);
+    ap_internal_redirect(r->args ? apr_pstrcat(r->pool, r->filename + 9, "?",
+                                               r->args, NULL)
+                                 : r->filename + 9, r);
     return OK;
 }
