@@ -1137,9 +1137,10 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     }
     set_env(ctx, p);
     set_cookies(ctx, p);
-    remember_meta(ctx, p);
-    if (!p->subst)
+    if (!p->subst) {
+        remember_meta(ctx, p);
         return ACT_NOCHANGE;        /* '-': flags only */
+    }
 
     if (ctx->perdir) {
         /* a relative result is relative to the directory */
@@ -1152,7 +1153,8 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
         if (p->flags & RW_RF_DISCARDPATH)
             r->path_info = NULL;
     }
-    else if (!is_absolute_uri(newuri, NULL) && *newuri != '/') {
+    else if (!(p->flags & (RW_RF_REDIRECT | RW_RF_PROXY)) &&
+             !is_absolute_uri(newuri, NULL) && *newuri != '/') {
         rwlog(ctx, 3, "add root prefix: %s -> /%s", newuri, newuri);
         newuri = apr_pstrcat(r->pool, "/", newuri, NULL);
     }
@@ -1190,6 +1192,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
         rwlog(ctx, 2, "implicitly forcing redirect (rc=%d with %s",
               r->status, newuri);
     }
+    remember_meta(ctx, p);
     (void)dirlocal;
     return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
 }
@@ -1614,13 +1617,14 @@ int rw_exec_dir(request_rec *r)
     /* turn the file-system result back into a URL: RewriteBase, else
      * the context (Alias, userdir) or the document root */
     uri = r->filename;
+    b = NULL;
     if (dc->baseurl) {
         rwlog(&ctx, 2, "trying to replace prefix %s with %s", dc->directory,
               dc->baseurl);
         if ((b = subst_prefix(&ctx, uri, dc->directory, dc->baseurl)))
             uri = b;
     }
-    else {
+    if (!b) {
         const char *root = ap_document_root(r);
         apr_size_t rl = strlen(root);
         if (rl && root[rl - 1] == '/')
