@@ -1139,9 +1139,10 @@ static const char *dbd_configure(cmd_parms *cmd, rw_map_t *map,
 }
 
 /* First column of a random row (NULL values skipped); NULL if none. */
-static const char *dbd_query(request_rec *r, const dbd_map_t *d,
+static const char *dbd_query(const mlog_t *l, const dbd_map_t *d,
                              const char *key, const char *mapname)
 {
+    request_rec *r = l->r;
     ap_dbd_t *db = dbd_acquire_fn(r);
     apr_dbd_prepared_t *stmt;
     apr_dbd_results_t *res = NULL;
@@ -1182,6 +1183,8 @@ static const char *dbd_query(request_rec *r, const dbd_map_t *d,
             v = apr_dbd_get_entry(db->driver, row, 0);
         else if (st != APR_SUCCESS)
             v = NULL;
+        if (v && n == 1)
+            mlog(l, 3, "Multiple values found for %s", key);
         if (v && random_below(++n) == 0)
             val = apr_pstrdup(r->pool, v);
     }
@@ -1203,7 +1206,7 @@ static const char *dbd_lookup(const mlog_t *l, const rw_map_t *map,
         }
         mlog(l, 6, "cache lookup FAILED, forcing new map lookup");
     }
-    val = dbd_query(l->r, d, key, map->name);
+    val = dbd_query(l, d, key, map->name);
     if (d->cache)
         cache_put(d->cache, 0, key, val ? val : "");
     if (val) {
