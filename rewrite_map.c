@@ -663,6 +663,7 @@ typedef struct {
     apr_uint32_t pid;
     apr_uint32_t state;     /* PRG_* */
     apr_uint32_t hung_at;   /* apr_time_sec() of the last timeout */
+    apr_uint32_t answered;  /* gen of the last program that answered */
 } prg_shared_t;
 
 typedef struct {
@@ -688,6 +689,19 @@ typedef struct {
     apr_pool_t *pconf;
     server_rec *s;
 } prg_map_t;
+
+/* Number of prg_shared_t slots of this generation (post_config). */
+static int prg_shared_n;
+
+static apr_status_t prg_mark_dead(void *data)
+{
+    prg_shared_t *sh = data;
+    int i;
+
+    for (i = 0; i < prg_shared_n; ++i)
+        apr_atomic_set32(&sh[i].state, PRG_DEAD);
+    return APR_SUCCESS;
+}
 
 /* Every prg map of the configuration (config time; read-only later). */
 static apr_array_header_t *prg_maps;
@@ -834,8 +848,12 @@ static void prg_maintenance(int reason, void *data, apr_wait_t status)
         if (ap_mpm_query(AP_MPMQ_MPM_STATE, &mpm_state) == APR_SUCCESS &&
             mpm_state == AP_MPMQ_STOPPING)
             return;             /* stop or restart: pconf's cleanup follows */
+        /* given up only on a program that keeps dying before it ever
+         * answers, not on one that dies on some keys under load */
         if (apr_time_now() - pm->started_at
-            < apr_time_from_sec(PRG_RAPID_SECS))
+            < apr_time_from_sec(PRG_RAPID_SECS) &&
+            apr_atomic_read32(&pm->sh->answered)
+            != apr_atomic_read32(&pm->sh->gen))
             ++pm->rapid_deaths;
         else
             pm->rapid_deaths = 0;
@@ -1011,6 +1029,7 @@ static char *prg_exchange(prg_map_t *pm, request_rec *r, const char *key,
                     *why = "it was restarted during the lookup";
                     return NULL;
                 }
+                apr_atomic_set32(&pm->sh->answered, gen);
                 return buf;
             }
             if (len == cap) {
@@ -1330,6 +1349,12 @@ int rw_map_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     sh = apr_shm_baseaddr_get(shm);
     memset(sh, 0, sizeof(prg_shared_t) * (apr_size_t)n);
+    /* at a restart the programs go away with pconf, but processes of the
+     * old generation may still look up: they must see them dead at once
+     * (registered after the segment, so it runs before its removal) */
+    prg_shared_n = n;
+    apr_pool_cleanup_register(pconf, sh, prg_mark_dead,
+                              apr_pool_cleanup_null);
     n = 0;
     for (i = 0; i < prg_maps->nelts; ++i) {
         prg_map_t *pm = APR_ARRAY_IDX(prg_maps, i, prg_map_t *);

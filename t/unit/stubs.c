@@ -278,3 +278,13 @@ AP_DECLARE(void) ap_hook_monitor(ap_HOOK_monitor_t *pf,
                                  const char * const *aszSucc, int nOrder)
 {
 }
+
+AP_DECLARE(void) ap_no2slash(char *name)
+{
+    char *d = name, *s = name;
+
+    for (; *s; ++s)
+        if (!(s[0] == '/' && s[1] == '/'))
+            *d++ = *s;
+    *d = '\0';
+}
