@@ -70,6 +70,7 @@ typedef struct {
     int unsafe_3f;            /* a '?' arrived through a back-reference */
     int args_rewritten;       /* r->args came from a substitution */
     int depth;                /* nesting of expand() (map keys, defaults) */
+    int tl;                   /* highest rewrite:traceN enabled, 0 none */
     const rw_rule_t *lastsub; /* last rule that substituted */
 } rw_ctx_t;
 
@@ -106,9 +107,9 @@ static void vrwlog(rw_ctx_t *ctx, int showdir, int level, const char *fmt,
 }
 
 /* A trace line, tagged "[perdir DIR]" in directory context. */
-static void rwlog(rw_ctx_t *ctx, int level, const char *fmt, ...)
+static void rwlog_(rw_ctx_t *ctx, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void rwlog(rw_ctx_t *ctx, int level, const char *fmt, ...)
+static void rwlog_(rw_ctx_t *ctx, int level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -117,14 +118,32 @@ static void rwlog(rw_ctx_t *ctx, int level, const char *fmt, ...)
 }
 
 /* A trace line the stock module never tags with the directory. */
-static void rwlog_nodir(rw_ctx_t *ctx, int level, const char *fmt, ...)
+static void rwlog_nodir_(rw_ctx_t *ctx, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void rwlog_nodir(rw_ctx_t *ctx, int level, const char *fmt, ...)
+static void rwlog_nodir_(rw_ctx_t *ctx, int level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vrwlog(ctx, 0, level, fmt, ap);
     va_end(ap);
+}
+
+/* The level test is inline, so that with tracing off a trace line costs
+ * one comparison and its arguments are not even evaluated. */
+#define rwlog(ctx, level, ...) \
+    do { if ((ctx)->tl >= (level)) rwlog_(ctx, level, __VA_ARGS__); } while (0)
+#define rwlog_nodir(ctx, level, ...) \
+    do { if ((ctx)->tl >= (level)) rwlog_nodir_(ctx, level, __VA_ARGS__); } \
+    while (0)
+
+/* Sets up ctx for r: the trace level is read once per hook. */
+static void ctx_init(rw_ctx_t *ctx, request_rec *r)
+{
+    int level = ap_get_request_module_loglevel(r, APLOG_MODULE_INDEX);
+
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->r = r;
+    ctx->tl = level > APLOG_DEBUG ? level - APLOG_DEBUG : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -539,7 +558,8 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t);
 /* The back ends' trace lines, untagged like the stock module's. */
 static void map_log(void *baton, int level, const char *msg)
 {
-    rwlog_nodir(baton, level, "%s", msg);
+    rw_ctx_t *ctx = baton;
+    rwlog_nodir(ctx, level, "%s", msg);
 }
 
 static const char *map_value(rw_ctx_t *ctx, const rw_piece_t *pc)
@@ -1212,7 +1232,13 @@ loop:
         if ((p[i].flags & (RW_RF_NOSUBREQ | RW_RF_RFLAG)) && r->main)
             goto skip_chain;
 
-        rc = apply_rule(ctx, &p[i]);
+        /* fast path: a rule whose required literal is missing fails at
+         * once (in server context, when no trace line would be lost) */
+        if (p[i].re->lit && !p[i].negate && !ctx->perdir && ctx->tl < 3 &&
+            cannot_match(p[i].re, r->filename))
+            rc = ACT_NONE;
+        else
+            rc = apply_rule(ctx, &p[i]);
         if (rc == ACT_NONE) {
         skip_chain:
             /* a failed rule of a chain takes the rest of it along */
@@ -1443,8 +1469,7 @@ int rw_exec_server(request_rec *r)
     if (!(own && sc->state == 1) && !(dc && dc->state == 1))
         return DECLINED;
     rules = own ? sc->rules : NULL;
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.r = r;
+    ctx_init(&ctx, r);
 
     if (!r->uri ||
         (!(own && (sc->options & RW_OPT_ANYURI)) && r->uri[0] != '/')) {
@@ -1547,8 +1572,7 @@ int rw_exec_dir(request_rec *r)
 
     if (!dc || dc->state != 1 || r->filename == NULL)
         return DECLINED;
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.r = r;
+    ctx_init(&ctx, r);
     ctx.perdir = dc->directory;
 
     if (end_seen(r)) {
@@ -1666,8 +1690,7 @@ int rw_exec_mimetype(request_rec *r)
     const char *h = apr_table_get(r->notes, NOTE_HANDLER);
     rw_ctx_t ctx;
 
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.r = r;
+    ctx_init(&ctx, r);
     if (t) {
         rwlog(&ctx, 1, "force filename %s to have MIME-type '%s'",
               r->filename, t);
