@@ -140,3 +140,44 @@ install-tools:
 	fi
 
 .PHONY: install-tools
+
+# ---------------------------------------------------------------------
+# Faults and load (issue 6; scripts in t/load/, fault tests in t/faults.t)
+#   make check-leaks     the Apache::Test suite against a sanitizer build
+#                        (ASan + UBSan, built from the work tree in a
+#                        temporary directory, runtimes preloaded into the
+#                        server); fails on any sanitizer report or crash
+#                        in the server logs
+#   make load            LOAD_REQUESTS (200000) requests with wrk over 64
+#                        connections to a config using every feature, with
+#                        the event MPM and with prefork, against the
+#                        sanitizer build and then the normal build (.libs/);
+#                        prints requests, errors, wrong answers, crashes,
+#                        sanitizer reports and the RSS of every process
+#                        before and after; fails if any of them is off
+#   make load LOAD_QUICK=1          the same with 20000 requests
+#   make load LOAD_BUILD=sanitize   one build only (also: normal, stock)
+LOAD_REQUESTS ?= 200000
+LOAD_BUILD    ?= both
+LOAD_QUICK    ?= 0
+
+check-leaks:
+	bash t/load/check-leaks.sh
+
+load:
+	LOAD_REQUESTS=$(LOAD_REQUESTS) LOAD_BUILD=$(LOAD_BUILD) LOAD_QUICK=$(LOAD_QUICK) \
+	    bash t/load/load.sh
+
+.PHONY: check-leaks load
+
+# ---------------------------------------------------------------------
+# Benchmarks (bench/README.md): the stock mod_rewrite.so against
+# .libs/mod_rewrite.so (or RW_MODULE), same configs and requests, one
+# table of ratios ours/stock, also written to bench/RESULTS.md.  Does not
+# build the module: run `make` first.
+#   make bench           every workload (10-15 minutes)
+#   make bench QUICK=1   workloads a, b and e10000 (about 3 minutes)
+bench:
+	bash bench/run-all $(if $(filter 1,$(QUICK)),--quick)
+
+.PHONY: bench
