@@ -71,6 +71,9 @@ typedef struct {
     int args_rewritten;       /* r->args came from a substitution */
     int depth;                /* nesting of expand() (map keys, defaults) */
     int tl;                   /* highest rewrite:traceN enabled, 0 none */
+    const char *hsub;         /* subject the hashes below are of */
+    apr_size_t hlen;
+    unsigned hcase, hfold;    /* rw_lit_hash of hsub, exact and folded */
     const rw_rule_t *lastsub; /* last rule that substituted */
 } rw_ctx_t;
 
@@ -259,6 +262,26 @@ static int cannot_match(const rw_regex_t *re, const char *s)
             return 1;               /* includes the end of s */
     }
     return re->lit_exact && s[re->litlen] != '\0';
+}
+
+/* cannot_match() for the rule loop: an exact literal ("^/old/x$") is
+ * first compared by length and hash, computed once per subject, so that
+ * thousands of such rules cost a comparison each. */
+static int cannot_match_fast(rw_ctx_t *ctx, const rw_regex_t *re,
+                             const char *s)
+{
+    if (re->lit_exact) {
+        if (ctx->hsub != s) {
+            ctx->hsub = s;
+            ctx->hlen = strlen(s);
+            ctx->hcase = rw_lit_hash(s, ctx->hlen, 0);
+            ctx->hfold = rw_lit_hash(s, ctx->hlen, 1);
+        }
+        if (ctx->hlen != re->litlen ||
+            (re->lit_nocase ? ctx->hfold : ctx->hcase) != re->lithash)
+            return 1;
+    }
+    return cannot_match(re, s);
 }
 
 /* Matches s against re; fills m when m is not NULL. */
@@ -1235,7 +1258,7 @@ loop:
         /* fast path: a rule whose required literal is missing fails at
          * once (in server context, when no trace line would be lost) */
         if (p[i].re->lit && !p[i].negate && !ctx->perdir && ctx->tl < 3 &&
-            cannot_match(p[i].re, r->filename))
+            cannot_match_fast(ctx, p[i].re, r->filename))
             rc = ACT_NONE;
         else
             rc = apply_rule(ctx, &p[i]);

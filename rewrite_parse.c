@@ -91,6 +91,8 @@ static void find_literal(apr_pool_t *p, const char *pat, int nocase,
     re->lit_nocase = nocase || (cflags & AP_REG_ICASE);
     re->lit_exact = c[0] == '$' && c[1] == '\0' &&
                     (cflags & AP_REG_DOLLAR_ENDONLY);
+    if (re->lit_exact)
+        re->lithash = rw_lit_hash(lit, n, re->lit_nocase);
 }
 
 const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,

@@ -45,7 +45,23 @@ typedef struct {
     apr_size_t litlen;
     int lit_nocase;
     int lit_exact;
+    unsigned lithash;   /** lit_exact: rw_lit_hash() of lit */
 } rw_regex_t;
+
+/** Hash of s[0..n) (ASCII case folded when nocase), for the prefilter. */
+static inline unsigned rw_lit_hash(const char *s, apr_size_t n, int nocase)
+{
+    unsigned h = 2166136261u;
+    apr_size_t i;
+
+    for (i = 0; i < n; ++i) {
+        unsigned char c = (unsigned char)s[i];
+        if (nocase && c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c - 'A' + 'a');
+        h = (h ^ c) * 16777619u;
+    }
+    return h;
+}
 
 /** Result of one match: offsets of $0..$9 in subject (-1 when unset). */
 typedef struct {

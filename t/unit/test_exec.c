@@ -541,8 +541,14 @@ static void test_prefilter(void)
             rw_regex_t plain = *re;
             int with, without;
             plain.lit = NULL;
+            rw_ctx_t fctx;
+            memset(&fctx, 0, sizeof(fctx));
             with = regex_match(r, re, subjects[j], NULL);
             without = regex_match(r, &plain, subjects[j], NULL);
+            if (re->lit)
+                CHECK(!(cannot_match_fast(&fctx, re, subjects[j]) && without),
+                      apr_psprintf(P, "fast prefilter %s on '%s'",
+                                   pats[i].pattern, subjects[j]));
             CHECK_INT(without, with,
                       apr_psprintf(P, "prefilter %s on '%s'",
                                    pats[i].pattern, subjects[j]));
