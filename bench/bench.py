@@ -17,6 +17,7 @@ Per workload it
 import argparse
 import concurrent.futures
 import datetime
+import fcntl
 import hashlib
 import json
 import math
@@ -44,6 +45,7 @@ DEFAULT_HOST = 'example.com'
 # ap_get_loadavg, an exported (so named) function of the stripped httpd
 MARKER_FN = 'ap_get_loadavg'
 AS_ROOT = os.getuid() == 0
+LOCKDIR = '/tmp/bench-helper'
 
 # ports: 8500-8599 only, allocated in pairs (main, marker) as servers are
 # set up.  Apache::Test (make test) takes 8529 and up, so 8500-8528 first.
@@ -573,7 +575,7 @@ class Server:
         self.dir = os.path.join(base, 'srv-%s-%s' % (wl.name, key))
         self.conf = write_conf(self.dir, tree, wl, module, self.port, self.mport)
         self.pidfile = os.path.join(self.dir, 'logs', 'httpd.pid')
-        self.proc = None
+        self.ppid = None
 
     def check(self):
         r = subprocess.run([HTTPD, '-t', '-f', self.conf], capture_output=True, text=True)
@@ -589,13 +591,14 @@ class Server:
             raise RuntimeError('%s server did not start: %s\n%s' % (
                 self.variant, r.stderr.strip(), self.errors()))
         time.sleep(0.5)
+        self.ppid = self.parent()
 
     def parent(self):
         try:
             with open(self.pidfile) as f:
                 return int(f.read().strip())
         except (OSError, ValueError):
-            return None
+            return self.ppid
 
     def children(self):
         ppid = self.parent()
@@ -616,7 +619,12 @@ class Server:
 
     def stop(self):
         ppid = self.parent()
-        subprocess.run([HTTPD, '-f', self.conf, '-k', 'stop'], capture_output=True)
+        r = subprocess.run([HTTPD, '-f', self.conf, '-k', 'stop'], capture_output=True)
+        if r.returncode != 0 and ppid:
+            try:
+                os.kill(ppid, signal.SIGTERM)
+            except OSError:
+                pass
         end = time.time() + 20
         while ppid and time.time() < end:
             try:
@@ -1240,6 +1248,21 @@ def main():
     for m in (opts.ours, opts.stock):
         if not os.path.isfile(m):
             sys.exit('bench: module not found: %s' % m)
+
+    # one run at a time: a second one would wipe the work dir under the
+    # first, and both would disturb each other's timings anyway
+    os.makedirs(LOCKDIR, exist_ok=True)
+    lockf = open(os.path.join(LOCKDIR, 'bench.lock'), 'a+')
+    try:
+        fcntl.flock(lockf, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lockf.seek(0)
+        sys.exit('bench: another benchmark run is in progress (%s); wait for it to finish'
+                 % lockf.read().strip())
+    lockf.seek(0)
+    lockf.truncate()
+    lockf.write('pid %d, started %s' % (os.getpid(), time.strftime('%H:%M:%S')))
+    lockf.flush()
 
     t0 = time.time()
     base = opts.workdir
