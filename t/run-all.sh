@@ -47,6 +47,25 @@ counts_from() {
     sed -n -E "s/^[[:space:]]*${prefix}[[:space:]]*([0-9]+) passed, ([0-9]+) failed.*$/\\1 \\2/p" "$log" | tail -n 1
 }
 
+# Records a suite from its closing "PREFIX N passed, N failed" line in LOG;
+# no such line, or a non-zero exit with no failed test, counts as 1 failure.
+record_summary() {
+    local name=$1 prefix=$2 log=$3 rc=$4 c p f
+    c=$(counts_from "$prefix" "$log")
+    if [ -z "$c" ]; then
+        echo "run-all: $name printed no '$prefix N passed, N failed' line (exit $rc): counted as 1 failure"
+        record "$name" 0 1 "no summary line, exit $rc"
+        return
+    fi
+    set -- $c
+    p=$1 f=$2
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "run-all: $name exited $rc with no failed test: counted as 1 failure"
+        f=1
+    fi
+    record "$name" "$p" "$f" "$([ "$rc" -ne 0 ] && echo "exit $rc")"
+}
+
 banner() { printf '\n===== %s =====\n' "$1"; }
 
 # ---------------------------------------------------------------------
@@ -61,20 +80,7 @@ if [ $probe_rc -ne 0 ] && printf '%s' "$probe" | grep -Eq "No rule to make targe
 else
     log=$logdir/unit.log
     run_logged "$log" timeout --kill-after=30 "${RW_UNIT_TIMEOUT:-1200}" make -C "$top" unit
-    rc=$?
-    c=$(counts_from 'unit:' "$log")
-    if [ -z "$c" ]; then
-        echo "run-all: unit tests printed no 'unit: N passed, N failed' line (exit $rc): counted as 1 failure"
-        record "unit" 0 1 "no summary line, exit $rc"
-    else
-        set -- $c
-        p=$1 f=$2
-        if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
-            echo "run-all: make unit exited $rc with no failed test: counted as 1 failure"
-            f=1
-        fi
-        record "unit" "$p" "$f" "$([ $rc -ne 0 ] && echo "exit $rc")"
-    fi
+    record_summary "unit" 'unit:' "$log" $?
 fi
 
 # ---------------------------------------------------------------------
@@ -114,20 +120,7 @@ if [ -e "$diff_runner" ]; then
         cmd=(${interp:-bash} "$diff_runner")
     fi
     run_logged "$log" timeout --kill-after=30 "${RW_DIFF_TIMEOUT:-3000}" "${cmd[@]}"
-    rc=$?
-    c=$(counts_from 'diff:' "$log")
-    if [ -z "$c" ]; then
-        echo "run-all: t/diff/run-diff printed no 'diff: N passed, N failed' line (exit $rc): counted as 1 failure"
-        record "diff" 0 1 "no summary line, exit $rc"
-    else
-        set -- $c
-        p=$1 f=$2
-        if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then
-            echo "run-all: t/diff/run-diff exited $rc with no failed test: counted as 1 failure"
-            f=1
-        fi
-        record "diff" "$p" "$f" "$([ $rc -ne 0 ] && echo "exit $rc")"
-    fi
+    record_summary "diff" 'diff:' "$log" $?
 else
     banner "differential tests: t/diff/run-diff not present, skipped"
 fi
@@ -140,16 +133,7 @@ if [ -e "$tool_tests" ]; then
     banner "rewrite-test: t/tools/test-rewrite-test"
     log=$logdir/tools.log
     run_logged "$log" timeout --kill-after=30 600 python3 "$tool_tests"
-    rc=$?
-    c=$(counts_from 'rewrite-test:' "$log")
-    if [ -z "$c" ]; then
-        record "rewrite-test" 0 1 "no summary line, exit $rc"
-    else
-        set -- $c
-        p=$1 f=$2
-        [ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
-        record "rewrite-test" "$p" "$f" "$([ $rc -ne 0 ] && echo "exit $rc")"
-    fi
+    record_summary "rewrite-test" 'rewrite-test:' "$log" $?
 fi
 
 # ---------------------------------------------------------------------
