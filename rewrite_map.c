@@ -50,21 +50,22 @@
 #include "mod_dbd.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include "rewrite.h"
+#include "rewrite_txtindex.h"
 
 APLOG_USE_MODULE(rewrite);
 
 /* Cache bounds per map and process: past either, the cache is emptied. */
 #define CACHE_MAX_ENTRIES  20000
 #define CACHE_MAX_BYTES    (8 * 1024 * 1024)
-
-/* The stock module reads map files in pieces of this many bytes. */
-#define TXT_LINE_MAX       1024
 
 /* prg: default answer timeout, poll slice, answer size limit, restarts */
 #define PRG_TIMEOUT_DEFAULT  apr_time_from_sec(10)
@@ -342,23 +343,53 @@ static const char *int_lookup(const mlog_t *l, const rw_map_t *map,
 }
 
 /* ------------------------------------------------------------------ */
-/* txt and rnd: text files, read whole per process, reloaded on change  */
+/* txt and rnd: text files, indexed per process, re-indexed on change   */
 
 /* Like the stock module: looked-up keys (and misses) are cached per
  * process until the file's mtime changes; a key not in the cache is read
  * from the file as it is now.  Instead of scanning the file for every
- * such key, the whole file is kept parsed, and parsed again whenever the
- * file itself changes (mtime, ctime, size or inode). */
+ * such key, the file is indexed (rewrite_txtindex.c: 8 bytes a line) and
+ * just the key's line is read.  The parent indexes the file at start-up
+ * into memory its children share; a child that finds the file changed
+ * since (mtime, ctime, size or inode) indexes it again for itself. */
+typedef struct {
+    apr_time_t mtime, ctime;
+    apr_off_t size;
+    apr_ino_t inode;
+} file_id_t;
+
 typedef struct {
     const char *path;
     cache_t *cache;         /* looked-up keys, valid for one mtime */
+    /* made by the parent, read-only in the children */
+    int shared_tried;
+    int shared_ok;
+    file_id_t shared_id;
+    rw_txtindex_t shared;
+    /* a process's own index, once the file has changed */
     apr_thread_mutex_t *lock; /* guards the fields below */
-    apr_pool_t *pool;       /* holds table; cleared on reload */
-    apr_hash_t *table;      /* key -> value; NULL until read */
-    apr_time_t mtime, ctime;/* identity of the file table was read from */
-    apr_off_t size;
-    apr_ino_t inode;
+    apr_pool_t *pool;       /* owns the index; cleared on re-indexing */
+    int indexed;
+    file_id_t id;
+    rw_txtindex_t index;
 } txt_map_t;
+
+static void file_id_set(file_id_t *id, const apr_finfo_t *fi)
+{
+    id->mtime = fi->mtime;
+    id->ctime = fi->ctime;
+    id->size = fi->size;
+    id->inode = fi->inode;
+}
+
+static int file_id_same(const file_id_t *id, const apr_finfo_t *fi)
+{
+    return id->mtime == fi->mtime && id->ctime == fi->ctime &&
+           id->size == fi->size && id->inode == fi->inode;
+}
+
+#define FILE_ID_WANTED \
+    (APR_FINFO_MTIME | APR_FINFO_CTIME | APR_FINFO_SIZE | APR_FINFO_INODE)
 
 static const char *not_found(cmd_parms *cmd, const rw_map_t *map,
                              const char *path)
@@ -389,80 +420,113 @@ static const char *file_configure(cmd_parms *cmd, rw_map_t *map,
     return NULL;
 }
 
-static int is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-           c == '\f';
-}
-
-/* Parses buf[0..len) into t->table the way the stock module reads the
- * file: pieces of at most TXT_LINE_MAX bytes ending at a newline; a piece
- * starting with '#' or whitespace is ignored; otherwise the first word is
- * the key and the second the value (a piece without one is ignored); a
- * NUL ends the piece's text; the first piece of a key wins. */
-static void txt_parse(txt_map_t *t, const char *buf, apr_size_t len)
-{
-    apr_size_t pos = 0;
-
-    while (pos < len) {
-        apr_size_t end = pos, lim = pos + TXT_LINE_MAX, ke, vs, ve;
-
-        if (lim > len)
-            lim = len;
-        while (end < lim && buf[end] != '\n')
-            ++end;
-        if (end < lim)
-            ++end;                       /* the newline belongs to it */
-        if (buf[pos] != '#' && buf[pos] != '\0' && !is_space(buf[pos])) {
-            for (ke = pos; ke < end && buf[ke] && !is_space(buf[ke]); ++ke)
-                ;
-            for (vs = ke; vs < end && buf[vs] && is_space(buf[vs]); ++vs)
-                ;
-            for (ve = vs; ve < end && buf[ve] && !is_space(buf[ve]); ++ve)
-                ;
-            if (ve > vs && !apr_hash_get(t->table, buf + pos, ke - pos))
-                apr_hash_set(t->table,
-                             apr_pstrmemdup(t->pool, buf + pos, ke - pos),
-                             ke - pos,
-                             apr_pstrmemdup(t->pool, buf + vs, ve - vs));
-        }
-        pos = end;
-    }
-}
-
-/* (Re)reads the file into t->table; with t->lock held.  On failure the
- * table is NULL (read again at the next miss). */
-static apr_status_t txt_load(txt_map_t *t, const apr_finfo_t *id)
+/* Value of key in the file as it is now (NULL when absent), through the
+ * shared index when the file is the one the parent indexed, else through
+ * this process's own, made again first when the file is not the one it
+ * indexed either. */
+static apr_status_t txt_find(txt_map_t *t, const char *key, apr_pool_t *p,
+                             const char **val)
 {
     apr_file_t *f;
     apr_finfo_t fi;
     apr_status_t rv;
-    char *buf;
-    apr_size_t n;
 
-    apr_pool_clear(t->pool);
-    t->table = NULL;
-    rv = apr_file_open(&f, t->path, APR_READ, APR_OS_DEFAULT, t->pool);
+    *val = NULL;
+    rv = apr_file_open(&f, t->path, APR_READ, APR_OS_DEFAULT, p);
     if (rv != APR_SUCCESS)
         return rv;
-    rv = apr_file_info_get(&fi, APR_FINFO_SIZE, f);
-    if (rv == APR_SUCCESS) {
-        n = (apr_size_t)fi.size;
-        buf = apr_palloc(t->pool, n + 1);
-        rv = apr_file_read_full(f, buf, n, &n);
-        if (rv == APR_EOF)
-            rv = APR_SUCCESS;
-        if (rv == APR_SUCCESS) {
-            t->table = apr_hash_make(t->pool);
-            txt_parse(t, buf, n);
-            t->mtime = id->mtime;
-            t->ctime = id->ctime;
-            t->size = id->size;
-            t->inode = id->inode;
+    rv = apr_file_info_get(&fi, FILE_ID_WANTED, f);
+    if (APR_STATUS_IS_INCOMPLETE(rv))
+        rv = APR_SUCCESS;
+    if (rv == APR_SUCCESS && t->shared_ok && file_id_same(&t->shared_id, &fi))
+        rv = rw_txtindex_find(&t->shared, f, key, p, val);
+    else if (rv == APR_SUCCESS) {
+        apr_thread_mutex_lock(t->lock);
+        if (!t->indexed || !file_id_same(&t->id, &fi)) {
+            apr_pool_clear(t->pool);
+            t->indexed = 0;
+            rv = rw_txtindex_build(&t->index, f, t->pool);
+            if (rv == APR_SUCCESS) {
+                t->indexed = 1;
+                file_id_set(&t->id, &fi);
+            }
         }
+        if (rv == APR_SUCCESS)
+            rv = rw_txtindex_find(&t->index, f, key, p, val);
+        apr_thread_mutex_unlock(t->lock);
     }
     apr_file_close(f);
     return rv;
+}
+
+/* post_config, in the parent: the index the children share.  A file
+ * the parent cannot read is left to the children (they log why). */
+static void txt_share(txt_map_t *t, apr_pool_t *pconf, apr_pool_t *ptemp)
+{
+    apr_file_t *f;
+    apr_finfo_t fi;
+    apr_status_t rv;
+
+    if (t->shared_tried)
+        return;
+    t->shared_tried = 1;
+    if (apr_file_open(&f, t->path, APR_READ, APR_OS_DEFAULT, ptemp)
+        != APR_SUCCESS)
+        return;
+    rv = apr_file_info_get(&fi, FILE_ID_WANTED, f);
+    if ((rv == APR_SUCCESS || APR_STATUS_IS_INCOMPLETE(rv)) &&
+        rw_txtindex_build_shared(&t->shared, f, pconf) == APR_SUCCESS) {
+        file_id_set(&t->shared_id, &fi);
+        t->shared_ok = 1;
+    }
+    apr_file_close(f);
+}
+
+/* A file map's lookup: the per-process cache in front of the file, both
+ * with the stock module's trace lines; fetch reads key's value from the
+ * file (NULL when absent; it logs its own errors), mtime is the file's. */
+typedef const char *(file_fetch_fn)(request_rec *r, void *priv,
+                                    const char *key);
+
+static const char *cached_lookup(const mlog_t *l, const rw_map_t *map,
+                                 const char *tname, cache_t *cache,
+                                 apr_time_t mtime, const char *key,
+                                 file_fetch_fn *fetch)
+{
+    const char *val = cache_get(cache, mtime, key, l->r->pool);
+
+    if (val) {
+        mlog(l, 5, "cache lookup OK: map=%s[%s] key=%s -> val=%s",
+             map->name, tname, key, val);
+        return *val ? val : NULL;
+    }
+    mlog(l, 6, "cache lookup FAILED, forcing new map lookup");
+    val = fetch(l->r, map->priv, key);
+    cache_put(cache, mtime, key, val ? val : "");
+    if (val)
+        mlog(l, 5, "map lookup OK: map=%s[%s] key=%s -> val=%s", map->name,
+             tname, key, val);
+    else
+        mlog(l, 5, "map lookup FAILED: map=%s[%s] key=%s", map->name, tname,
+             key);
+    return val;
+}
+
+static const char *txt_fetch(request_rec *r, void *priv, const char *key)
+{
+    txt_map_t *t = priv;
+    const char *val;
+    apr_status_t rv = txt_find(t, key, r->pool, &val);
+
+    if (rv == APR_FROM_OS_ERROR(EFBIG))
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "mod_rewrite: text RewriteMap file %s has entries "
+                      "past 4 GiB: not read", t->path);
+    else if (rv != APR_SUCCESS)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(00655)
+                      "mod_rewrite: can't open text RewriteMap file %s",
+                      t->path);
+    return val;
 }
 
 /* Value of key in a txt file map, with the stock module's trace ("txt"
@@ -471,45 +535,17 @@ static const char *txt_value(const mlog_t *l, const rw_map_t *map,
                              const char *key)
 {
     txt_map_t *t = map->priv;
-    request_rec *r = l->r;
     apr_finfo_t fi;
     apr_status_t rv;
-    const char *val;
 
-    rv = apr_stat(&fi, t->path, APR_FINFO_MTIME | APR_FINFO_CTIME |
-                  APR_FINFO_SIZE | APR_FINFO_INODE, r->pool);
+    rv = apr_stat(&fi, t->path, APR_FINFO_MTIME, l->r->pool);
     if (rv != APR_SUCCESS && !APR_STATUS_IS_INCOMPLETE(rv)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(00661)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, l->r, APLOGNO(00661)
                       "mod_rewrite: can't access text RewriteMap file %s",
                       t->path);
         return NULL;
     }
-    val = cache_get(t->cache, fi.mtime, key, r->pool);
-    if (val) {
-        mlog(l, 5, "cache lookup OK: map=%s[txt] key=%s -> val=%s",
-             map->name, key, val);
-        return *val ? val : NULL;
-    }
-    mlog(l, 6, "cache lookup FAILED, forcing new map lookup");
-    rv = APR_SUCCESS;
-    apr_thread_mutex_lock(t->lock);
-    if (!t->table || t->mtime != fi.mtime || t->ctime != fi.ctime ||
-        t->size != fi.size || t->inode != fi.inode)
-        rv = txt_load(t, &fi);
-    val = t->table ? apr_hash_get(t->table, key, APR_HASH_KEY_STRING) : NULL;
-    val = val ? apr_pstrdup(r->pool, val) : NULL;
-    apr_thread_mutex_unlock(t->lock);
-    if (rv != APR_SUCCESS)
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(00655)
-                      "mod_rewrite: can't open text RewriteMap file %s",
-                      t->path);
-    cache_put(t->cache, fi.mtime, key, val ? val : "");
-    if (val)
-        mlog(l, 5, "map lookup OK: map=%s[txt] key=%s -> val=%s", map->name,
-             key, val);
-    else
-        mlog(l, 5, "map lookup FAILED: map=%s[txt] key=%s", map->name, key);
-    return val;
+    return cached_lookup(l, map, "txt", t->cache, fi.mtime, key, txt_fetch);
 }
 
 static const char *txt_lookup(const mlog_t *l, const rw_map_t *map,
@@ -582,6 +618,29 @@ static const char *dbm_configure(cmd_parms *cmd, rw_map_t *map,
     return NULL;
 }
 
+static const char *dbm_fetch(request_rec *r, void *priv, const char *key)
+{
+    dbm_map_t *d = priv;
+    const char *val = NULL;
+    apr_status_t rv;
+    apr_dbm_t *db;
+    apr_datum_t k, v;
+
+    rv = apr_dbm_open_ex(&db, d->type, d->path, APR_DBM_READONLY,
+                         APR_OS_DEFAULT, r->pool);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(00656)
+                      "mod_rewrite: can't open DBM RewriteMap %s", d->path);
+        return NULL;
+    }
+    k.dptr = (char *)key;
+    k.dsize = strlen(key);
+    if (apr_dbm_fetch(db, k, &v) == APR_SUCCESS && v.dptr)
+        val = apr_pstrmemdup(r->pool, v.dptr, v.dsize);
+    apr_dbm_close(db);
+    return val;
+}
+
 static const char *dbm_lookup(const mlog_t *l, const rw_map_t *map,
                               const char *key)
 {
@@ -590,8 +649,6 @@ static const char *dbm_lookup(const mlog_t *l, const rw_map_t *map,
     apr_finfo_t fi;
     apr_time_t mtime;
     apr_status_t rv;
-    apr_dbm_t *db;
-    const char *val;
 
     rv = apr_stat(&fi, d->file1, APR_FINFO_MTIME, r->pool);
     if (rv != APR_SUCCESS) {
@@ -612,36 +669,7 @@ static const char *dbm_lookup(const mlog_t *l, const rw_map_t *map,
         if (fi.mtime > mtime)
             mtime = fi.mtime;
     }
-    val = cache_get(d->cache, mtime, key, r->pool);
-    if (val) {
-        mlog(l, 5, "cache lookup OK: map=%s[dbm] key=%s -> val=%s",
-             map->name, key, val);
-        return *val ? val : NULL;
-    }
-    mlog(l, 6, "cache lookup FAILED, forcing new map lookup");
-    val = NULL;
-    rv = apr_dbm_open_ex(&db, d->type, d->path, APR_DBM_READONLY,
-                         APR_OS_DEFAULT, r->pool);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(00656)
-                      "mod_rewrite: can't open DBM RewriteMap %s", d->path);
-    }
-    else {
-        apr_datum_t k, v;
-        k.dptr = (char *)key;
-        k.dsize = strlen(key);
-        if (apr_dbm_fetch(db, k, &v) == APR_SUCCESS && v.dptr)
-            val = apr_pstrmemdup(r->pool, v.dptr, v.dsize);
-        apr_dbm_close(db);
-    }
-    cache_put(d->cache, mtime, key, val ? val : "");
-    if (val) {
-        mlog(l, 5, "map lookup OK: map=%s[dbm] key=%s -> val=%s", map->name,
-             key, val);
-        return val;
-    }
-    mlog(l, 5, "map lookup FAILED: map=%s[dbm] key=%s", map->name, key);
-    return NULL;
+    return cached_lookup(l, map, "dbm", d->cache, mtime, key, dbm_fetch);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1312,10 +1340,30 @@ int rw_map_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     int i, n = 0;
 
     (void)plog;
-    (void)ptemp;
     /* the first pass only checks the configuration */
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG ||
-        !prg_maps || !prg_maps->nelts)
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return OK;
+
+    /* txt and rnd files: indexed once, for every child */
+    for (v = s; v; v = v->next) {
+        rw_server_conf_t *sc = ap_get_module_config(v->module_config,
+                                                    &rewrite_module);
+        apr_hash_index_t *hi;
+        if (!sc || !sc->maps)
+            continue;
+        for (hi = apr_hash_first(ptemp, sc->maps); hi; hi = apr_hash_next(hi)) {
+            rw_map_t *m = apr_hash_this_val(hi);
+            if (m->priv && (m->type == rw_map_type_find("txt") ||
+                            m->type == rw_map_type_find("rnd")))
+                txt_share(m->priv, pconf, ptemp);
+        }
+    }
+#ifdef __GLIBC__
+    /* hand the heap indexing freed back to the system: the children
+     * would otherwise each inherit it, resident, in their RSS */
+    malloc_trim(0);
+#endif
+    if (!prg_maps || !prg_maps->nelts)
         return OK;
 
     /* programs are started only for maps of a server (or virtual host)

@@ -52,5 +52,6 @@ void unit_fail_int(const char *file, int line, const char *what,
 void test_parse(void);
 void test_exec(void);
 void test_map(void);
+void test_txtindex(void);
 
 #endif /* RW_UNIT_H */
