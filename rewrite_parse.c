@@ -107,11 +107,15 @@ const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
                              pcre_options(nocase), &err, &erroff, NULL);
     if (!re->code)
         return "cannot compile";
-    /* JIT is an optimisation only: fall back to the interpreter. */
-    (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
     pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &ncaps);
     re->ncaps = (int)ncaps;
     find_literal(p, pattern, nocase, re);
+    /* JIT is an optimisation only: fall back to the interpreter.  An
+     * exact literal ("^/old/page-1$") is ruled out by the prefilter and
+     * matched at most once per request: JIT code (a few KiB a pattern)
+     * would not pay for itself. */
+    if (!re->lit_exact)
+        (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
     apr_pool_cleanup_register(p, re, regex_cleanup, apr_pool_cleanup_null);
     *out = re;
     return NULL;
@@ -315,10 +319,18 @@ static const char *parse_range(apr_pool_t *p, const char *s, const char *end,
                                const rw_tpl_t **out)
 {
     rw_tpl_t *t = apr_pcalloc(p, sizeof(*t));
-    apr_array_header_t *pieces = apr_array_make(p, 4, sizeof(rw_piece_t));
+    apr_array_header_t *pieces;
     char *buf = apr_palloc(p, end - s + 1), *b = buf;
-    const char *err;
+    const char *err, *c;
     rw_piece_t *pc;
+    int most = 1;
+
+    /* Sized for the most pieces the text can make, so that the array
+     * never grows (a grown array leaves its old copy in the pool: that
+     * is memory per rule, and sites have thousands of rules). */
+    for (c = s; c < end; ++c)
+        most += (*c == '$' || *c == '%' || *c == '\\') * 2;
+    pieces = apr_array_make(p, most, sizeof(rw_piece_t));
 
     t->text = apr_pstrmemdup(p, s, end - s);
     while (s < end) {
@@ -376,8 +388,10 @@ static const char *parse_range(apr_pool_t *p, const char *s, const char *end,
     t->pieces = (const rw_piece_t *)pieces->elts;
     if (t->npieces == 0)
         t->literal = "";
-    else if (t->npieces == 1 && t->pieces[0].kind == RW_PIECE_LIT)
-        t->literal = apr_pstrmemdup(p, t->pieces[0].lit, t->pieces[0].len);
+    else if (t->npieces == 1 && t->pieces[0].kind == RW_PIECE_LIT) {
+        buf[t->pieces[0].len] = '\0';     /* the piece is all of buf */
+        t->literal = buf;
+    }
     t->first_is_ref = t->npieces > 0 && t->pieces[0].kind != RW_PIECE_LIT;
     *out = t;
     return NULL;
