@@ -49,18 +49,18 @@ static void check_keys(const char *what, const rw_txtindex_t *ix,
 {
     apr_size_t i, entries;
     const char *got = NULL;
+    apr_hash_t *ref = txt_reference_table(P, buf, n, &entries);
 
-    txt_reference(P, buf, n, "", &entries);
     CHECK_INT(entries, ix->n, apr_psprintf(P, "%s: entries", what));
     for (i = 0; i < nkeys; ++i) {
         const char *v = NULL;
-        const char *want = txt_reference(P, buf, n, keys[i], &entries);
+        const char *want = apr_hash_get(ref, keys[i], APR_HASH_KEY_STRING);
         apr_status_t rv = rw_txtindex_find(ix, f, keys[i], P, &v);
         if (rv != APR_SUCCESS || (want ? !v || strcmp(want, v) : v != NULL))
             break;
     }
     if (i < nkeys)
-        CHECK_STR(txt_reference(P, buf, n, keys[i], &entries),
+        CHECK_STR(apr_hash_get(ref, keys[i], APR_HASH_KEY_STRING),
                   rw_txtindex_find(ix, f, keys[i], P, &got) ? "(error)" : got,
                   apr_psprintf(P, "%s: key '%s'", what, keys[i]));
     else
@@ -112,7 +112,9 @@ static void test_small(void)
     apr_size_t want;
 
     check_file("small", text, sizeof(text) - 1, keys, UNIT_NELTS(keys));
-    CHECK_STR("A", txt_reference(P, text, sizeof(text) - 1, "a", &want),
+    CHECK_STR("A", apr_hash_get(txt_reference_table(P, text,
+                                                    sizeof(text) - 1, &want),
+                                "a", APR_HASH_KEY_STRING),
               "reference: first line of a key wins");
     CHECK_INT(9, want, "reference: entries of the small file");
     check_file("empty", "", 0, keys, UNIT_NELTS(keys));

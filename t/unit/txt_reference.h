@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "apr_hash.h"
 #include "apr_strings.h"
 
 #include "rewrite_txtindex.h"
@@ -19,14 +20,13 @@ static int ref_space(char c)
            c == '\f';
 }
 
-/* The value of key in buf[0..n), read piece by piece; *entries counts
- * the pieces holding an entry. */
-static const char *txt_reference(apr_pool_t *p, const char *buf,
-                                 apr_size_t n, const char *key,
-                                 apr_size_t *entries)
+/* Every entry of buf[0..n), read piece by piece, as key -> value (the
+ * first piece of a key wins); *entries counts the pieces holding one. */
+static apr_hash_t *txt_reference_table(apr_pool_t *p, const char *buf,
+                                       apr_size_t n, apr_size_t *entries)
 {
-    apr_size_t pos = 0, kl = strlen(key);
-    const char *found = NULL;
+    apr_hash_t *h = apr_hash_make(p);
+    apr_size_t pos = 0;
 
     *entries = 0;
     while (pos < n) {
@@ -46,13 +46,25 @@ static const char *txt_reference(apr_pool_t *p, const char *buf,
                 ;
             if (ve > vs) {
                 ++*entries;
-                if (!found && ke - pos == kl && !memcmp(buf + pos, key, kl))
-                    found = apr_pstrmemdup(p, buf + vs, ve - vs);
+                if (!apr_hash_get(h, buf + pos, ke - pos))
+                    apr_hash_set(h, apr_pstrmemdup(p, buf + pos, ke - pos),
+                                 ke - pos,
+                                 apr_pstrmemdup(p, buf + vs, ve - vs));
             }
         }
         pos = end;
     }
-    return found;
+    return h;
+}
+
+/* The value of key in buf[0..n) (NULL when none). */
+static inline const char *txt_reference(apr_pool_t *p, const char *buf,
+                                        apr_size_t n, const char *key)
+{
+    apr_size_t entries;
+
+    return apr_hash_get(txt_reference_table(p, buf, n, &entries), key,
+                        APR_HASH_KEY_STRING);
 }
 
 #endif
