@@ -1405,6 +1405,38 @@ static int do_proxy(rw_ctx_t *ctx, int noescape)
     return OK;
 }
 
+/* The outcomes both passes answer alike: a status ([F], [G], [R=4xx]),
+ * arguments that are unsafe to use, a hand-off to mod_proxy.  Returns 1
+ * with *status to return when one of them applies. */
+static int ended(rw_ctx_t *ctx, int rc, int *status)
+{
+    request_rec *r = ctx->r;
+
+    if (rc == ACT_STATUS) {
+        *status = r->status;
+        r->status = HTTP_OK;
+        return 1;
+    }
+    if (unsafe_args(ctx, rc)) {
+        *status = HTTP_FORBIDDEN;
+        return 1;
+    }
+    if (!strncmp(r->filename, "proxy:", 6)) {
+        *status = do_proxy(ctx, rc == ACT_NOESCAPE);
+        return 1;
+    }
+    return 0;
+}
+
+/* The document root without a trailing slash: its length. */
+static apr_size_t docroot_len(const char *root)
+{
+    apr_size_t rl = strlen(root);
+
+    return rl && root[rl - 1] == '/' ? rl - 1 : rl;
+}
+
+
 /* Decides whether a server-context result names a file-system path:
  * its first segment must exist at the root, and (unless UnsafePrefixStat)
  * the rule must have written that segment literally, or the path must
@@ -1479,7 +1511,7 @@ int rw_exec_server(request_rec *r)
     rw_server_conf_t *sc = ap_get_module_config(r->server->module_config,
                                                 &rewrite_module);
     rw_ctx_t ctx;
-    int rc, passed;
+    int rc, passed, status;
 
     rw_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
                                              &rewrite_module);
@@ -1521,15 +1553,8 @@ int rw_exec_server(request_rec *r)
             r->filename = NULL;
         return DECLINED;
     }
-    if (rc == ACT_STATUS) {
-        int n = r->status;
-        r->status = HTTP_OK;
-        return n;
-    }
-    if (unsafe_args(&ctx, rc))
-        return HTTP_FORBIDDEN;
-    if (!strncmp(r->filename, "proxy:", 6))
-        return do_proxy(&ctx, rc == ACT_NOESCAPE);
+    if (ended(&ctx, rc, &status))
+        return status;
     if (is_absolute_uri(r->filename, NULL))
         return do_redirect(&ctx, rc == ACT_NOESCAPE);
     if (!strncmp(r->filename, "passthrough:", 12)) {
@@ -1559,9 +1584,7 @@ int rw_exec_server(request_rec *r)
         }
         if (!is_fs) {
             const char *root = ap_document_root(r);
-            apr_size_t rl = strlen(root);
-            if (rl && root[rl - 1] == '/')
-                --rl;
+            apr_size_t rl = docroot_len(root);
             r->filename = apr_pstrcat(r->pool,
                                       apr_pstrmemdup(r->pool, root, rl),
                                       r->filename, NULL);
@@ -1591,7 +1614,7 @@ int rw_exec_dir(request_rec *r)
                                              &rewrite_module);
     rw_ctx_t ctx;
     const char *ofilename, *uri, *b;
-    int rc;
+    int rc, status;
 
     if (!dc || dc->state != 1 || r->filename == NULL)
         return DECLINED;
@@ -1627,15 +1650,8 @@ int rw_exec_dir(request_rec *r)
         rwlog(&ctx, 1, "pass through %s", r->filename);
         return DECLINED;
     }
-    if (rc == ACT_STATUS) {
-        int n = r->status;
-        r->status = HTTP_OK;
-        return n;
-    }
-    if (unsafe_args(&ctx, rc))
-        return HTTP_FORBIDDEN;
-    if (!strncmp(r->filename, "proxy:", 6))
-        return do_proxy(&ctx, rc == ACT_NOESCAPE);
+    if (ended(&ctx, rc, &status))
+        return status;
     if (is_absolute_uri(r->filename, NULL)) {
         int pos;
         if (dc->baseurl && is_absolute_uri(r->filename, &pos)) {
@@ -1673,9 +1689,7 @@ int rw_exec_dir(request_rec *r)
     }
     if (!b) {
         const char *root = ap_document_root(r);
-        apr_size_t rl = strlen(root);
-        if (rl && root[rl - 1] == '/')
-            --rl;
+        apr_size_t rl = docroot_len(root);
         if (!strncmp(uri, root, rl) && uri[rl] == '/') {
             rwlog(&ctx, 2, "strip document_root prefix: %s -> %s", uri,
                   uri + rl);
