@@ -293,6 +293,19 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
 
     if (re->lit && cannot_match(re, s))
         return 0;
+    if (re->lit && re->lit_exact) {
+        /* "^literal$": s is the literal, the match is all of it and
+         * there are no groups; PCRE would only say the same */
+        if (m) {
+            m->subject = s;
+            m->n = 1;
+            m->ov[0] = 0;
+            m->ov[1] = (int)re->litlen;
+            for (i = 2; i < 2 * RW_MAX_REFS; ++i)
+                m->ov[i] = -1;
+        }
+        return 1;
+    }
     md = match_data(r);
     if (!md)
         return 0;

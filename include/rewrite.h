@@ -37,7 +37,8 @@ typedef struct {
     pcre2_code *code;   /** compiled (and JIT-compiled where possible) */
     int ncaps;          /** number of capture groups in the pattern */
     /* Prefilter: every match starts with lit (ASCII case folded when
-     * lit_nocase); with lit_exact the subject must equal lit.  Lets the
+     * lit_nocase); with lit_exact the subject must equal lit, and then
+     * the prefilter decides alone (the pattern is "^lit$", no groups).  Lets the
      * engine skip PCRE for rules that cannot match (e.g. thousands of
      * "^/old/page-123$" redirects).  NULL when the pattern has no such
      * literal. */

@@ -540,7 +540,8 @@ static void test_prefilter(void)
             request_rec *r = fake_request("/", NULL);
             rw_regex_t plain = *re;
             int with, without;
-            plain.lit = NULL;
+            plain.lit = NULL;       /* PCRE alone decides */
+            plain.lit_exact = 0;
             rw_ctx_t fctx;
             memset(&fctx, 0, sizeof(fctx));
             with = regex_match(r, re, subjects[j], NULL);
@@ -552,6 +553,14 @@ static void test_prefilter(void)
             CHECK_INT(without, with,
                       apr_psprintf(P, "prefilter %s on '%s'",
                                    pats[i].pattern, subjects[j]));
+            if (with && without) {  /* the same $0..$9 either way */
+                rw_match_t m1, m2;
+                regex_match(r, re, subjects[j], &m1);
+                regex_match(r, &plain, subjects[j], &m2);
+                CHECK(m1.n == m2.n && !memcmp(m1.ov, m2.ov, sizeof(m1.ov)),
+                      apr_psprintf(P, "captures of %s on '%s'",
+                                   pats[i].pattern, subjects[j]));
+            }
         }
     }
 }
