@@ -650,12 +650,19 @@ class Server:
 
 
 def proc_mem(pid):
-    """VmRSS and VmHWM (peak RSS) in KiB."""
+    """VmRSS and VmHWM (peak RSS), and from smaps_rollup Pss (shared pages
+    divided among their users) and Anonymous, in KiB.  RSS counts every
+    shared page in full in every process; Pss and Anonymous show what a
+    process adds."""
     res = {}
     try:
         with open('/proc/%d/status' % pid) as f:
             for line in f:
                 if line.startswith(('VmRSS:', 'VmHWM:')):
+                    res[line.split(':')[0]] = int(line.split()[1])
+        with open('/proc/%d/smaps_rollup' % pid) as f:
+            for line in f:
+                if line.startswith(('Pss:', 'Anonymous:')):
                     res[line.split(':')[0]] = int(line.split()[1])
     except OSError:
         pass
@@ -903,6 +910,8 @@ def phase_live(base, wl, tree, mods, opts, res):
             mem[v] = {'children': len(kids),
                       'peak': max((k.get('VmHWM', 0) for k in kids), default=0),
                       'rss_sum': sum(k.get('VmRSS', 0) for k in kids),
+                      'pss_sum': sum(k.get('Pss', 0) for k in kids),
+                      'anon_sum': sum(k.get('Anonymous', 0) for k in kids),
                       'parent_peak': par.get('VmHWM', 0)}
         r['mem'] = mem
         # 4. soak: RSS before/after a long run
@@ -1373,7 +1382,12 @@ def render(wls, res, mods, opts, meta):
                             ', '.join('%.0f' % w['rps'] for w in r['wrk']['ours']),
                             m['stock']['parent_peak'] / 1024, m['ours']['parent_peak'] / 1024,
                             m['ours']['children'], m['stock']['rss_sum'] / 1024,
-                            m['ours']['rss_sum'] / 1024))
+                            m['ours']['rss_sum'] / 1024)
+                        + ('; PSS summed stock %.1f MiB, ours %.1f MiB; anonymous '
+                           'memory summed stock %.1f MiB, ours %.1f MiB' % (
+                               m['stock']['pss_sum'] / 1024, m['ours']['pss_sum'] / 1024,
+                               m['stock']['anon_sum'] / 1024, m['ours']['anon_sum'] / 1024)
+                           if 'pss_sum' in m['stock'] and 'pss_sum' in m['ours'] else ''))
             errs = [w['errors'] for v in ('stock', 'ours') for w in r['wrk'][v] if w['errors']]
             if errs:
                 body.append('- %s wrk socket errors: %s' % (wl.name, '; '.join(errs)))
