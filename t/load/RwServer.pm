@@ -85,6 +85,13 @@ sub tempdir {
     return $dir;
 }
 
+# A command run as an unprivileged user when we are root.
+sub as_user_cmd {
+    my ($user, @cmd) = @_;
+    return @cmd unless $> == 0;
+    return ('runuser', '-u', $user, '--', @cmd);
+}
+
 # Writes a file (creating its directory), mode 0644 unless given.
 sub write_file {
     my ($path, $text, $mode) = @_;
