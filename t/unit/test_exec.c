@@ -15,6 +15,7 @@
 #include "../../rewrite_exec.c"
 
 #include "unit.h"
+#include "fake_request.h"
 
 #define P unit_pool
 
@@ -157,37 +158,7 @@ static void test_has_ctl_or_space(void)
 
 static request_rec *fake_request(const char *uri, const char *args)
 {
-    server_rec *s = apr_pcalloc(P, sizeof(*s));
-    conn_rec *c = apr_pcalloc(P, sizeof(*c));
-    request_rec *r = apr_pcalloc(P, sizeof(*r));
-
-    s->log.level = APLOG_WARNING;
-    s->server_hostname = "localhost";
-    s->port = 80;
-    c->base_server = s;
-    c->pool = P;
-    c->client_ip = "127.0.0.1";
-    c->local_ip = "127.0.0.1";
-    r->pool = P;
-    r->server = s;
-    r->connection = c;
-    r->log = &s->log;
-    r->headers_in = apr_table_make(P, 4);
-    r->headers_out = apr_table_make(P, 4);
-    r->err_headers_out = apr_table_make(P, 4);
-    r->notes = apr_table_make(P, 4);
-    r->subprocess_env = apr_table_make(P, 4);
-    /* one slot per module: rewrite_module's index is 0 here */
-    r->request_config = apr_pcalloc(P, 8 * sizeof(void *));
-    r->method = "GET";
-    r->protocol = "HTTP/1.1";
-    r->hostname = "localhost";
-    r->uri = apr_pstrdup(P, uri);
-    r->filename = apr_pstrdup(P, uri);
-    r->args = args ? apr_pstrdup(P, args) : NULL;
-    r->the_request = apr_psprintf(P, "GET %s%s%s HTTP/1.1", uri,
-                                  args ? "?" : "", args ? args : "");
-    return r;
+    return unit_request(P, unit_server(P, APLOG_WARNING), uri, args);
 }
 
 /* Expands subst for a rule with flags whose pattern matched subject;
