@@ -1449,7 +1449,6 @@ static apr_size_t docroot_len(const char *root)
     return rl && root[rl - 1] == '/' ? rl - 1 : rl;
 }
 
-
 /* Decides whether a server-context result names a file-system path:
  * its first segment must exist at the root, and (unless UnsafePrefixStat)
  * the rule must have written that segment literally, or the path must

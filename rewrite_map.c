@@ -1344,7 +1344,9 @@ int rw_map_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
 
-    /* txt and rnd files: indexed once, for every child */
+    /* txt and rnd files are indexed once, for every child; programs are
+     * started only for maps of a server (or virtual host) whose
+     * RewriteEngine is on, inherited maps included */
     for (v = s; v; v = v->next) {
         rw_server_conf_t *sc = ap_get_module_config(v->module_config,
                                                     &rewrite_module);
@@ -1353,9 +1355,13 @@ int rw_map_post_config(apr_pool_t *pconf, apr_pool_t *plog,
             continue;
         for (hi = apr_hash_first(ptemp, sc->maps); hi; hi = apr_hash_next(hi)) {
             rw_map_t *m = apr_hash_this_val(hi);
-            if (m->priv && (m->type == rw_map_type_find("txt") ||
-                            m->type == rw_map_type_find("rnd")))
+            if (!m->priv)
+                continue;
+            if (m->type == rw_map_type_find("txt") ||
+                m->type == rw_map_type_find("rnd"))
                 txt_share(m->priv, pconf, ptemp);
+            else if (m->type == rw_map_type_find("prg") && sc->state == 1)
+                ((prg_map_t *)m->priv)->engine_seen = 1;
         }
     }
 #ifdef __GLIBC__
@@ -1365,21 +1371,6 @@ int rw_map_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 #endif
     if (!prg_maps || !prg_maps->nelts)
         return OK;
-
-    /* programs are started only for maps of a server (or virtual host)
-     * whose RewriteEngine is on, inherited maps included */
-    for (v = s; v; v = v->next) {
-        rw_server_conf_t *sc = ap_get_module_config(v->module_config,
-                                                    &rewrite_module);
-        apr_hash_index_t *hi;
-        if (!sc || sc->state != 1 || !sc->maps)
-            continue;
-        for (hi = apr_hash_first(ptemp, sc->maps); hi; hi = apr_hash_next(hi)) {
-            rw_map_t *m = apr_hash_this_val(hi);
-            if (m->type == rw_map_type_find("prg") && m->priv)
-                ((prg_map_t *)m->priv)->engine_seen = 1;
-        }
-    }
     for (i = 0; i < prg_maps->nelts; ++i) {
         prg_map_t *pm = APR_ARRAY_IDX(prg_maps, i, prg_map_t *);
         if (pm->engine_seen && pm->prog)

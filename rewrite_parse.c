@@ -111,9 +111,9 @@ const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
     re->ncaps = (int)ncaps;
     find_literal(p, pattern, nocase, re);
     /* JIT is an optimisation only: fall back to the interpreter.  An
-     * exact literal ("^/old/page-1$") is ruled out by the prefilter and
-     * matched at most once per request: JIT code (a few KiB a pattern)
-     * would not pay for itself. */
+     * exact literal ("^/old/page-1$") is decided by the prefilter alone
+     * and never run through PCRE, so JIT code (a few KiB a pattern)
+     * would only take memory. */
     if (!re->lit_exact)
         (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
     apr_pool_cleanup_register(p, re, regex_cleanup, apr_pool_cleanup_null);
