@@ -360,6 +360,15 @@ static const char *lookup_header(rw_ctx_t *ctx, const char *name)
 
 static const char *lookup_var(rw_ctx_t *ctx, const rw_var_t *v);
 
+/* A look-ahead (LA-U, LA-F, -U, -F) may run one more sub-request,
+ * except from a sub-request for its parent's own URI (that would
+ * recurse for ever), as with the stock module. */
+static int may_look_ahead(const request_rec *r)
+{
+    return !r->main || !r->uri || !r->main->uri ||
+           strcmp(r->uri, r->main->uri) != 0;
+}
+
 /* %{LA-U:x} and %{LA-F:x}: run a sub-request and read x there.  The
  * value is copied into the main request's pool before the sub-request
  * goes away. */
@@ -369,8 +378,7 @@ static const char *lookahead(rw_ctx_t *ctx, const rw_var_t *v)
     rw_ctx_t sub;
     const char *val, *path;
 
-    /* no look-ahead from inside a sub-request (it would recurse) */
-    if (r->filename == NULL || r->main)
+    if (r->filename == NULL || !may_look_ahead(r))
         return "";
     /* the current URL: in directory context a file path, which the
      * stock module also looks up as a URL for LA-U */
@@ -721,7 +729,7 @@ static int file_test(rw_ctx_t *ctx, const rw_cond_t *c, const char *in)
         return apr_stat(&fi, in, APR_FINFO_PROT, r->pool) == APR_SUCCESS &&
                (fi.protection & (APR_UEXECUTE | APR_GEXECUTE | APR_WEXECUTE));
     case RW_COND_URL_SUB:
-        if (*in == '\0' || r->main)
+        if (*in == '\0' || !may_look_ahead(r))
             return 0;
         rsub = ap_sub_req_lookup_uri(in, r, NULL);
         rc = rsub->status < 400;
@@ -730,7 +738,7 @@ static int file_test(rw_ctx_t *ctx, const rw_cond_t *c, const char *in)
         ap_destroy_sub_req(rsub);
         return rc;
     case RW_COND_FILE_SUB:
-        if (*in == '\0' || r->main)
+        if (*in == '\0' || !may_look_ahead(r))
             return 0;
         rsub = ap_sub_req_lookup_file(in, r, NULL);
         rc = rsub->status < 400 && rsub->finfo.filetype == APR_REG;
@@ -1404,15 +1412,19 @@ static int do_proxy(rw_ctx_t *ctx, int noescape)
                       "without proxy enabled: %s", r->filename);
         return HTTP_FORBIDDEN;
     }
-    /* mod_proxy's canonicalisation appends r->args itself; with [NE]
-     * there is none, so the query goes into the URL here */
-    if (noescape) {
+    /* a forward-proxy request stays one (mod_proxy_http then adds no
+     * X-Forwarded-* headers), as with the stock module */
+    int forward = r->proxyreq != PROXYREQ_NONE;
+
+    /* mod_proxy's canonicalisation appends r->args itself to a reverse
+     * proxy URL; with [NE] there is none, and a forward-proxy URL is
+     * taken as it is, so in both cases the query goes into the URL here */
+    if (noescape)
         apr_table_setn(r->notes, "proxy-nocanon", "1");
-        if (r->args)
-            r->filename = apr_pstrcat(r->pool, r->filename, "?", r->args,
-                                      NULL);
-    }
-    r->proxyreq = PROXYREQ_REVERSE;
+    if ((noescape || forward) && r->args)
+        r->filename = apr_pstrcat(r->pool, r->filename, "?", r->args, NULL);
+    if (!forward)
+        r->proxyreq = PROXYREQ_REVERSE;
     r->handler = "proxy-server";
     rwlog(ctx, 1, "go-ahead with proxy request %s [OK]", r->filename);
     return OK;
@@ -1425,13 +1437,20 @@ static int ended(rw_ctx_t *ctx, int rc, int *status)
 {
     request_rec *r = ctx->r;
 
+    int forced = 0;
+
     if (rc == ACT_STATUS) {
-        *status = r->status;
+        forced = r->status;
         r->status = HTTP_OK;
-        return 1;
     }
+    /* an unsafe query left by an earlier rule is refused before the
+     * status a later rule forces, as with the stock module */
     if (unsafe_args(ctx, rc)) {
         *status = HTTP_FORBIDDEN;
+        return 1;
+    }
+    if (forced) {
+        *status = forced;
         return 1;
     }
     if (!strncmp(r->filename, "proxy:", 6)) {
@@ -1531,9 +1550,11 @@ int rw_exec_server(request_rec *r)
     int own = sc && sc->server == r->server;
 
     /* A vhost without rewrite directives shares the main server's record:
-     * its rules are not for this vhost.  A <Location> with RewriteEngine
-     * on (already walked at this point) switches the engine on too. */
-    if (!(own && sc->state == 1) && !(dc && dc->state == 1))
+     * its rules are not for this vhost.  The engine state is the
+     * per-directory one, already merged with <Location> at this point:
+     * the server's RewriteEngine line, or a <Location> that turns the
+     * engine on or off for its URLs. */
+    if (!own || !dc || dc->state != 1)
         return DECLINED;
     rules = own ? sc->rules : NULL;
     ctx_init(&ctx, r);
@@ -1560,7 +1581,8 @@ int rw_exec_server(request_rec *r)
     }
     rc = rules ? apply_rules(&ctx, rules) : ACT_NONE;
     if (rc == ACT_NONE) {
-        rwlog(&ctx, 1, "pass through %s", r->uri);
+        /* the filename: "proxy:URL" for a forward-proxy request */
+        rwlog(&ctx, 1, "pass through %s", r->filename);
         if (!passed)
             r->filename = NULL;
         return DECLINED;
@@ -1628,7 +1650,9 @@ int rw_exec_dir(request_rec *r)
     const char *ofilename, *uri, *b;
     int rc, status;
 
-    if (!dc || dc->state != 1 || r->filename == NULL)
+    /* no section or .htaccess with rewrite directives applies: the
+     * server's default record has no rules of its own */
+    if (!dc || dc->state != 1 || !dc->directory || r->filename == NULL)
         return DECLINED;
     ctx_init(&ctx, r);
     ctx.perdir = dc->directory;
@@ -1637,16 +1661,9 @@ int rw_exec_dir(request_rec *r)
         rwlog(&ctx, 8, "Declining, no further rewriting due to END flag");
         return DECLINED;
     }
-    if (!(ap_allow_options(r) & (OPT_SYM_LINKS | OPT_SYM_OWNER))) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(00670)
-                      "Options FollowSymLinks and SymLinksIfOwnerMatch are "
-                      "both off, so the RewriteRule directive is also "
-                      "forbidden due to its similar ability to circumvent "
-                      "directory restrictions : %s", r->filename);
-        return HTTP_FORBIDDEN;
-    }
     /* the rules of a directory requested without its trailing slash wait
-     * for mod_dir's redirect; the rules of its parents still run */
+     * for mod_dir's redirect; the rules of its parents still run; checked before
+     * FollowSymLinks, so mod_dir's 301 wins over the 403 */
     if (!(dc->options & RW_OPT_NOSLASH) && r->finfo.filetype == APR_DIR &&
         r->uri && *r->uri && r->uri[strlen(r->uri) - 1] != '/' &&
         dc->directory) {
@@ -1656,6 +1673,14 @@ int rw_exec_dir(request_rec *r)
             return DECLINED;
     }
 
+    if (!(ap_allow_options(r) & (OPT_SYM_LINKS | OPT_SYM_OWNER))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(00670)
+                      "Options FollowSymLinks and SymLinksIfOwnerMatch are "
+                      "both off, so the RewriteRule directive is also "
+                      "forbidden due to its similar ability to circumvent "
+                      "directory restrictions : %s", r->filename);
+        return HTTP_FORBIDDEN;
+    }
     ofilename = r->filename;
     rc = apply_rules(&ctx, dc->rules);
     if (rc == ACT_NONE || rc == ACT_NOCHANGE) {

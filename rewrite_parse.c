@@ -693,14 +693,17 @@ static int line_of(cmd_parms *cmd)
 
 const char *rw_cmd_engine(cmd_parms *cmd, void *dconf, int flag)
 {
+    rw_dir_conf_t *dc = dconf;
+
+    /* In server context dconf is the server's default per-directory
+     * record: every <Directory>, <Location> and .htaccess of the server
+     * (and, from the main server, of every vhost) inherits the state
+     * from it, as with the stock module. */
+    dc->state = flag ? 1 : 0;
     if (cmd->path == NULL) {
         rw_server_conf_t *sc = ap_get_module_config(cmd->server->module_config,
                                                     &rewrite_module);
         sc->state = flag ? 1 : 0;
-    }
-    else {
-        rw_dir_conf_t *dc = dconf;
-        dc->state = flag ? 1 : 0;
     }
     return NULL;
 }
