@@ -183,11 +183,15 @@ static int hook_translate(request_rec *r)
  * only during the directory walk after translation and access checks. */
 static int hook_fixups(request_rec *r)
 {
-    int rc = rw_exec_dir(r);
+    return rw_exec_dir(r);
+}
 
-    /* T= and H= remembered by the rules: applied after mod_mime chose */
-    rw_exec_mimetype(r);
-    return rc;
+/* fixups, last: T= and H= remembered by the rules are applied after the
+ * other modules' fixups (mod_mime chose already; mod_include and mod_dir
+ * have decided), as with the stock module. */
+static int hook_mimetype(request_rec *r)
+{
+    return rw_exec_mimetype(r);
 }
 
 static int hook_handler(request_rec *r)
@@ -214,6 +218,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(hook_translate, NULL, after_us, APR_HOOK_FIRST);
     ap_hook_fixups(hook_fixups, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_fixups(hook_mimetype, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(hook_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

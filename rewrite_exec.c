@@ -49,6 +49,7 @@ void rw_exec_post_config(void)
 #define NOTE_END        "rewrite_really_last"
 #define NOTE_REDUCED    "mod_rewrite_uri_reduced"
 #define NOTE_REWRITTEN  "mod_rewrite_rewritten"
+#define NOTE_VARY       "rewrite-perdir-vary"
 
 /* What a rule or a rule list did. */
 enum {
@@ -68,7 +69,7 @@ typedef struct {
     const char *vary_this;    /* headers read by the current condition */
     const rw_rule_t *cur;     /* rule whose substitution is expanded */
     int unsafe_3f;            /* a '?' arrived through a back-reference */
-    int args_rewritten;       /* r->args came from a substitution */
+    const char *orig_args;    /* r->args when the pass began */
     int depth;                /* nesting of expand() (map keys, defaults) */
     int tl;                   /* highest rewrite:traceN enabled, 0 none */
     const char *hsub;         /* subject the hashes below are of */
@@ -146,6 +147,7 @@ static void ctx_init(rw_ctx_t *ctx, request_rec *r)
 
     memset(ctx, 0, sizeof(*ctx));
     ctx->r = r;
+    ctx->orig_args = r->args;
     ctx->tl = level > APLOG_DEBUG ? level - APLOG_DEBUG : 0;
 }
 
@@ -180,6 +182,26 @@ static char *escape_uri(apr_pool_t *p, const char *s)
     }
     *o = '\0';
     return out;
+}
+
+/* An ldap URL's path for a redirect: the first four '?' (the field
+ * separators dn?attributes?scope?filter?extensions) stay, every other
+ * character is escaped as in escape_uri. */
+static char *escape_ldap(apr_pool_t *p, const char *s)
+{
+    const char *out = "";
+    int kept = 0;
+
+    for (;;) {
+        const char *q = strchr(s, '?');
+        const char *piece = q ? apr_pstrmemdup(p, s, q - s) : s;
+        out = apr_pstrcat(p, out, escape_uri(p, piece), NULL);
+        if (!q)
+            return (char *)out;
+        out = apr_pstrcat(p, out, kept < 4 ? "?" : "%3f", NULL);
+        ++kept;
+        s = q + 1;
+    }
 }
 
 char *rw_escape_backref(apr_pool_t *p, const char *str, const char *only,
@@ -812,13 +834,14 @@ static int apply_cond(rw_ctx_t *ctx, const rw_cond_t *c)
         break;
     case RW_COND_STR_LT: case RW_COND_STR_LE: case RW_COND_STR_EQ:
     case RW_COND_STR_GT: case RW_COND_STR_GE: {
-        /* as in the stock module, a shorter string is the smaller one;
-         * bytes are compared only between strings of equal length */
+        /* as in the stock module: with [NC] the usual case-insensitive
+         * order; without, a shorter string is the smaller one and bytes
+         * are compared only between strings of equal length */
         apr_size_t li = strlen(in), lo = strlen(c->operand);
-        int d = li != lo ? (li < lo ? -1 : 1)
-              : nocase ? strcasecmp(in, c->operand) : strcmp(in, c->operand);
-        if (c->kind == RW_COND_STR_EQ)
-            d = nocase ? strcasecmp(in, c->operand) : strcmp(in, c->operand);
+        int d = nocase ? strcasecmp(in, c->operand)
+              : li != lo ? (li < lo ? -1 : 1) : strcmp(in, c->operand);
+        if (c->kind == RW_COND_STR_EQ && !nocase)
+            d = strcmp(in, c->operand);
         rc = c->kind == RW_COND_STR_LT ? d < 0
            : c->kind == RW_COND_STR_LE ? d <= 0
            : c->kind == RW_COND_STR_EQ ? d == 0
@@ -881,26 +904,50 @@ static int apply_conds(rw_ctx_t *ctx, const rw_rule_t *p)
 /* ------------------------------------------------------------------ */
 /* Helpers on the rewritten URL                                        */
 
-static int is_absolute_uri(const char *u, int *hostpos)
+/* The schemes a substitution may start with to be a URL, as the stock
+ * module knows them.  query: the scheme carries a query string, which is
+ * split off and escaped on its own; the others keep every '?' in the URL
+ * (and lose the request's query on a redirect).  ldap keeps its first
+ * four '?' (the field separators) when escaped for a redirect. */
+typedef struct {
+    const char *name;
+    int len;
+    int query;
+} rw_scheme_t;
+
+static const rw_scheme_t *scheme_of(const char *u)
 {
-    static const struct { const char *scheme; int len; } schemes[] = {
-        { "ajp://", 6 }, { "balancer://", 11 }, { "fcgi://", 7 },
-        { "ftp://", 6 }, { "gopher://", 9 }, { "http://", 7 },
-        { "https://", 8 }, { "h2://", 5 }, { "h2c://", 6 },
-        { "ldap://", 7 }, { "mailto:", 7 }, { "news:", 5 },
-        { "nntp://", 7 }, { "scgi://", 7 }, { "ws://", 5 }, { "wss://", 6 },
-        { "unix:", 5 },
+    static const rw_scheme_t schemes[] = {
+        { "ajp://", 6, 1 }, { "balancer://", 11, 1 }, { "fcgi://", 7, 1 },
+        { "ftp://", 6, 0 }, { "gopher://", 9, 0 }, { "http://", 7, 1 },
+        { "https://", 8, 1 }, { "h2://", 5, 1 }, { "h2c://", 6, 1 },
+        { "ldap://", 7, 0 }, { "mailto:", 7, 1 }, { "news:", 5, 0 },
+        { "nntp://", 7, 0 }, { "scgi://", 7, 1 }, { "ws://", 5, 1 },
+        { "wss://", 6, 1 }, { "unix:", 5, 1 },
     };
     apr_size_t i;
 
-    for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); ++i) {
-        if (!strncasecmp(u, schemes[i].scheme, schemes[i].len)) {
-            if (hostpos)
-                *hostpos = schemes[i].len;
-            return 1;
-        }
-    }
-    return 0;
+    for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); ++i)
+        if (!strncasecmp(u, schemes[i].name, schemes[i].len))
+            return &schemes[i];
+    return NULL;
+}
+
+static int is_absolute_uri(const char *u, int *hostpos)
+{
+    const rw_scheme_t *sch = scheme_of(u);
+
+    if (sch && hostpos)
+        *hostpos = sch->len;
+    return sch != NULL;
+}
+
+/* An absolute URL whose scheme carries no query string (ftp, ldap...). */
+static int is_queryless_url(const char *u)
+{
+    const rw_scheme_t *sch = scheme_of(u);
+
+    return sch && !sch->query;
 }
 
 /* "http://host[:port]" of this request, no trailing slash. */
@@ -947,6 +994,16 @@ static const char *reduce_uri(rw_ctx_t *ctx, const char *u)
     }
 }
 
+/* Drops one '&' at the end of s. */
+static char *strip_amp(char *s)
+{
+    apr_size_t n = strlen(s);
+
+    if (n && s[n - 1] == '&')
+        s[n - 1] = '\0';
+    return s;
+}
+
 /* Moves the query string of *uri into r->args, per QSA/QSD/QSL.
  * discard: the substitution ended in a lone '?' (already removed). */
 static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
@@ -954,12 +1011,18 @@ static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
 {
     request_rec *r = ctx->r;
     char *q, *full = *uri;
+    int lone;
 
+    /* ftp://, ldap://...: the '?' stays in the URL */
+    if (is_queryless_url(*uri))
+        return;
+    /* discard: the substitution ended in a lone '?' (already removed) */
+    lone = discard;
     if (p->flags & RW_RF_QSDISCARD)
         discard = 1;
     else if (p->flags & RW_RF_QSAPPEND)
         discard = 0;    /* [QSA] keeps the query despite a trailing '?' */
-    q = (discard && (p->flags & RW_RF_QSLAST)) ? NULL
+    q = (lone && discard && (p->flags & RW_RF_QSLAST)) ? NULL
         : (p->flags & RW_RF_QSLAST) ? strrchr(*uri, '?') : strchr(*uri, '?');
     if (q == NULL) {
         if (discard) {
@@ -975,17 +1038,20 @@ static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
     }
     full = apr_pstrdup(r->pool, *uri);
     *q++ = '\0';
-    ctx->args_rewritten = 1;
-    if ((p->flags & RW_RF_QSAPPEND) && r->args && *r->args && *q)
-        r->args = apr_pstrcat(r->pool, q, "&", r->args, NULL);
-    else if (!(p->flags & RW_RF_QSAPPEND) || *q)
-        r->args = *q ? apr_pstrdup(r->pool, q) : NULL;
-    /* the stock module drops one '&' left at the end */
-    if (r->args) {
-        apr_size_t n = strlen(r->args);
-        if (n && r->args[n - 1] == '&')
-            r->args[n - 1] = '\0';
+    /* as with the stock module: [QSA] joins with '&' and then drops one
+     * '&' left at the end, so "a=1&" stays "a=1&" when the request has
+     * no query to join; an empty substitution query leaves the request's
+     * own; without [QSA] one trailing '&' is dropped */
+    if (p->flags & RW_RF_QSAPPEND) {
+        if (*q && r->args)
+            r->args = strip_amp(apr_pstrcat(r->pool, q, "&", r->args, NULL));
+        else if (*q)
+            r->args = apr_pstrdup(r->pool, q);
     }
+    else
+        r->args = strip_amp(apr_pstrdup(r->pool, q));
+    if (r->args && !*r->args)
+        r->args = NULL;         /* empty is unset, as with the stock module */
     rwlog_nodir(ctx, 3, "split uri=%s -> uri=%s, args=%s", full, *uri,
           r->args ? r->args : "<none>");
 }
@@ -1020,9 +1086,13 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
 {
     static const char *months[] = { "Jan", "Feb", "Mar", "Apr", "May",
         "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-    request_rec *r = ctx->r;
+    request_rec *r = ctx->r, *top = r;
     int i;
 
+    /* a cookie set in a sub-request (a look-ahead) belongs to the
+     * response of the main request */
+    while (top->main)
+        top = top->main;
     for (i = 0; p->cookies && i < p->cookies->nelts; ++i) {
         const rw_tpl_t *t = APR_ARRAY_IDX(p->cookies, i, const rw_tpl_t *);
         char *spec = apr_pstrdup(r->pool, expand(ctx, t));
@@ -1075,21 +1145,23 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
                              ? apr_pstrcat(r->pool, "; SameSite=", f[7], NULL)
                              : "", NULL);
         {
-            /* the same cookie twice (e.g. after an internal redirect) is
-             * set once */
-            const apr_array_header_t *h = apr_table_elts(r->err_headers_out);
+            /* a cookie of a name this module has already set in the
+             * request (another value, domain, rule, or an earlier round)
+             * is not set again, as with the stock module */
+            const apr_array_header_t *h = apr_table_elts(top->err_headers_out);
             const apr_table_entry_t *e = (const apr_table_entry_t *)h->elts;
+            apr_size_t nl = strlen(f[0]);
             int j, dup = 0;
             for (j = 0; j < h->nelts; ++j)
                 if (e[j].key && !strcasecmp(e[j].key, "Set-Cookie") &&
-                    !strcmp(e[j].val, cookie))
+                    !strncmp(e[j].val, f[0], nl) && e[j].val[nl] == '=')
                     dup = 1;
             if (dup) {
                 rwlog(ctx, 5, "skipping already set cookie '%s'", f[0]);
                 continue;
             }
         }
-        apr_table_addn(r->err_headers_out, "Set-Cookie", cookie);
+        apr_table_addn(top->err_headers_out, "Set-Cookie", cookie);
         rwlog(ctx, 5, "setting cookie '%s'", cookie);
     }
 }
@@ -1118,20 +1190,33 @@ static const char *subst_prefix(rw_ctx_t *ctx, const char *path,
 /* T= and H= are remembered in notes and applied in the fixups, after
  * mod_mime (rw_exec_mimetype); in directory context after a substitution
  * that is the "redirect:" of this round, as in the stock module. */
+/* An expanded T= or H= value: lower-cased; NULL when empty, which the
+ * stock module ignores (mod_mime's choice stays). */
+static char *meta_value(rw_ctx_t *ctx, const rw_tpl_t *t)
+{
+    const char *v = expand(ctx, t);
+    char *low;
+
+    if (!*v)
+        return NULL;
+    low = apr_pstrdup(ctx->r->pool, v);
+    ap_str_tolower(low);
+    return low;
+}
+
 static void remember_meta(rw_ctx_t *ctx, const rw_rule_t *p)
 {
     request_rec *r = ctx->r;
+    const char *v;
 
-    if (p->type_tpl) {
-        const char *t = expand(ctx, p->type_tpl);
-        rwlog(ctx, 2, "remember %s to have MIME-type '%s'", r->filename, t);
-        apr_table_setn(r->notes, NOTE_MIMETYPE, t);
+    if (p->type_tpl && (v = meta_value(ctx, p->type_tpl))) {
+        rwlog(ctx, 2, "remember %s to have MIME-type '%s'", r->filename, v);
+        apr_table_setn(r->notes, NOTE_MIMETYPE, v);
     }
-    if (p->handler_tpl) {
-        const char *h = expand(ctx, p->handler_tpl);
+    if (p->handler_tpl && (v = meta_value(ctx, p->handler_tpl))) {
         rwlog(ctx, 2, "remember %s to have Content-handler '%s'",
-              r->filename, h);
-        apr_table_setn(r->notes, NOTE_HANDLER, h);
+              r->filename, v);
+        apr_table_setn(r->notes, NOTE_HANDLER, v);
     }
 }
 
@@ -1369,6 +1454,7 @@ static int do_redirect(rw_ctx_t *ctx, int noescape)
     request_rec *r = ctx->r;
     const char *loc = r->filename;
     int n = r->status;
+    int queryless = is_queryless_url(loc);
 
     if (!noescape) {
         int pos;
@@ -1378,15 +1464,22 @@ static int do_redirect(rw_ctx_t *ctx, int noescape)
              * "scheme:" for the others (mailto:, news:) */
             const char *path = loc[pos - 1] == '/'
                 ? loc + pos + strcspn(loc + pos, "/") : loc + pos;
-            loc = apr_pstrcat(r->pool,
-                              apr_pstrmemdup(r->pool, loc, path - loc),
-                              escape_uri(r->pool, path), NULL);
+            const char *head = apr_pstrmemdup(r->pool, loc, path - loc);
+            if (!strncasecmp(loc, "ldap:", 5))
+                loc = apr_pstrcat(r->pool, head, escape_ldap(r->pool, path),
+                                  NULL);
+            else
+                loc = apr_pstrcat(r->pool, head, escape_uri(r->pool, path),
+                                  NULL);
         }
     }
-    if (r->args) {
-        /* a query string from the substitution is escaped; the client's
-         * own is already escaped and is copied */
-        int esc = ctx->args_rewritten && !noescape;
+    /* a scheme without a query string takes none from the request */
+    if (r->args && !queryless) {
+        /* a query string that a substitution changed is escaped; the
+         * client's own (also when a substitution copied it unchanged,
+         * %{QUERY_STRING}) is already escaped and is copied */
+        int esc = !noescape && (!ctx->orig_args ||
+                                strcmp(r->args, ctx->orig_args));
         const char *args = esc ? escape_uri(r->pool, r->args) : r->args;
         rwlog(ctx, 1, "%s %s to query string for redirect %s",
               esc ? "escaping" : "copying", r->args, esc ? args : "");
@@ -1530,6 +1623,17 @@ static void set_script_vars(request_rec *r)
 {
     const char *url = apr_table_get(r->subprocess_env, "REDIRECT_SCRIPT_URL");
 
+    /* a sub-request (SSI include, DirectoryIndex, look-ahead) shows the
+     * main request's values, as with the stock module */
+    if (r->main) {
+        const char *v;
+        if ((v = apr_table_get(r->main->subprocess_env, "SCRIPT_URL")))
+            apr_table_setn(r->subprocess_env, "SCRIPT_URL", v);
+        if ((v = apr_table_get(r->main->subprocess_env, "SCRIPT_URI")))
+            apr_table_setn(r->subprocess_env, "SCRIPT_URI", v);
+        return;
+    }
+
     if (!url)
         url = r->uri;
     apr_table_setn(r->subprocess_env, "SCRIPT_URL", url);
@@ -1548,6 +1652,14 @@ int rw_exec_server(request_rec *r)
                                              &rewrite_module);
     const apr_array_header_t *rules;
     int own = sc && sc->server == r->server;
+    const char *vary;
+
+    /* a request that a per-directory rewrite redirected internally takes
+     * the Vary of that round into its headers_out: kept when it succeeds,
+     * dropped with them when it ends in an error, as with the stock
+     * module */
+    if (r->prev && (vary = apr_table_get(r->prev->notes, NOTE_VARY)))
+        apr_table_merge(r->headers_out, "Vary", vary);
 
     /* A vhost without rewrite directives shares the main server's record:
      * its rules are not for this vhost.  The engine state is the
@@ -1597,10 +1709,10 @@ int rw_exec_server(request_rec *r)
         return DECLINED;
     }
 
+    r->filename = expand_tilde(r, r->filename);
     rwlog(&ctx, 2, "local path result: %s", r->filename);
     if (r->filename[0] != '/')
         return HTTP_BAD_REQUEST;
-    r->filename = expand_tilde(r, r->filename);
 
     {
         int reduced = apr_table_get(r->notes, NOTE_REDUCED) != NULL;
@@ -1691,10 +1803,12 @@ int rw_exec_dir(request_rec *r)
         return status;
     if (is_absolute_uri(r->filename, NULL)) {
         int pos;
-        if (dc->baseurl && is_absolute_uri(r->filename, &pos)) {
-            /* the directory inside the redirect URL becomes RewriteBase */
-            const char *path = r->filename + pos + strcspn(r->filename + pos,
-                                                           "/");
+        const char *path = NULL;
+        if (dc->baseurl && is_absolute_uri(r->filename, &pos))
+            path = r->filename + pos + strcspn(r->filename + pos, "/");
+        /* the directory inside the redirect URL becomes RewriteBase; not
+         * for an empty path ("http://host" or "http://host/") */
+        if (path && *path && path[1]) {
             rwlog(&ctx, 2, "trying to replace prefix %s with %s",
                   dc->directory, dc->baseurl);
             if ((b = subst_prefix(&ctx, path, dc->directory, dc->baseurl)))
@@ -1705,8 +1819,13 @@ int rw_exec_dir(request_rec *r)
         }
         return do_redirect(&ctx, rc == ACT_NOESCAPE);
     }
-    if (!strncmp(r->filename, "passthrough:", 12))
+    if (!strncmp(r->filename, "passthrough:", 12)) {
         r->filename += 12;
+        /* [PT] with an absolute URL: no path to redirect to; the stock
+         * module answers 400 without a log line */
+        if (*r->filename != '/')
+            return HTTP_BAD_REQUEST;
+    }
 
     if (!strcmp(r->filename, ofilename)) {
         rwlog(&ctx, 1, "initial URL equal rewritten URL: %s "
@@ -1746,11 +1865,12 @@ int rw_exec_dir(request_rec *r)
     /* the query string stays in r->args: the handler adds it */
     r->filename = apr_pstrcat(r->pool, "redirect:", uri, NULL);
     r->handler = REWRITE_REDIRECT_HANDLER_NAME;
-    /* the Vary of this round must reach the final answer */
+    /* the Vary of this round reaches the answer of the redirected
+     * request, unless that ends in an error (see rw_exec_server) */
     {
         const char *vary = apr_table_get(r->headers_out, "Vary");
         if (vary)
-            apr_table_merge(r->err_headers_out, "Vary", vary);
+            apr_table_setn(r->notes, NOTE_VARY, vary);
     }
     return OK;
 }

@@ -242,6 +242,9 @@ void rw_parse_var(apr_pool_t *p, const char *name, rw_var_t *out)
         if (!strncasecmp(name, pre[i].prefix, n)) {
             out->kind = pre[i].kind;
             out->arg = apr_pstrdup(p, name + n);
+            /* %{HTTP:Host} is %{HTTP_HOST}: never in Vary */
+            if (out->kind == RW_VAR_HEADER && !strcasecmp(out->arg, "Host"))
+                out->kind = RW_VAR_HTTP_HOST;
             if (out->kind == RW_VAR_LA_U || out->kind == RW_VAR_LA_F) {
                 rw_var_t *inner = apr_palloc(p, sizeof(*inner));
                 rw_parse_var(p, out->arg, inner);
