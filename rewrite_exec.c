@@ -68,7 +68,9 @@ typedef struct {
     const char *vary;         /* headers read by passing conditions */
     const char *vary_this;    /* headers read by the current condition */
     const rw_rule_t *cur;     /* rule whose substitution is expanded */
-    int unsafe_3f;            /* a '?' arrived through a back-reference */
+    int unsafe_3f;            /* the query's '?' came from an expansion */
+    int q_first_expanded;     /* the substitution's first '?' did */
+    int q_last_expanded;      /* its last '?' did ([QSL]) */
     const char *orig_args;    /* r->args when the pass began */
     int depth;                /* nesting of expand() (map keys, defaults) */
     int tl;                   /* highest rewrite:traceN enabled, 0 none */
@@ -600,17 +602,6 @@ static const char *lookup_var(rw_ctx_t *ctx, const rw_var_t *v)
     return s ? s : "";
 }
 
-/* The request's own path (before any '?') carries an encoded '?'. */
-static int request_has_3f(request_rec *r)
-{
-    const char *u = r->unparsed_uri, *c;
-
-    for (c = u; c && *c && *c != '?'; ++c)
-        if (c[0] == '%' && c[1] == '3' && (c[2] == 'f' || c[2] == 'F'))
-            return 1;
-    return 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* Template expansion                                                  */
 
@@ -699,11 +690,15 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
             break;
         }
         if (memchr(v[i].s, '?', v[i].len)) {
-            /* a '?' that the request brought in (decoded from %3F) would
-             * start the query string: noted for the [UnsafeAllow3F] check */
-            if (rule && !seen_q && pc->kind != RW_PIECE_LIT &&
-                ctx->depth == 1)
-                ctx->unsafe_3f = 1;
+            /* where the '?' that starts the query string comes from, for
+             * the [UnsafeAllow3F] check: the first '?' of the
+             * substitution, the last one under [QSL] */
+            if (rule && ctx->depth == 1) {
+                int expanded = pc->kind != RW_PIECE_LIT;
+                if (!seen_q)
+                    ctx->q_first_expanded = expanded;
+                ctx->q_last_expanded = expanded;
+            }
             seen_q = 1;
         }
         total += v[i].len;
@@ -763,7 +758,11 @@ static int file_test(rw_ctx_t *ctx, const rw_cond_t *c, const char *in)
         if (*in == '\0' || !may_look_ahead(r))
             return 0;
         rsub = ap_sub_req_lookup_file(in, r, NULL);
-        rc = rsub->status < 400 && rsub->finfo.filetype == APR_REG;
+        /* the file the sub-request ends with: rewritten away (to
+         * "redirect:...") it is no file, as with the stock module */
+        rc = rsub->status < 400 && rsub->filename &&
+             apr_stat(&fi, rsub->filename, APR_FINFO_MIN, r->pool)
+             == APR_SUCCESS && fi.filetype == APR_REG;
         rwlog(ctx, 5, "RewriteCond file (-F check: path=%s -> file=%s "
               "status=%d", in, rsub->filename, rsub->status);
         ap_destroy_sub_req(rsub);
@@ -1265,6 +1264,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     if (p->flags & RW_RF_STATUS) {
         set_env(ctx, p);
         set_cookies(ctx, p);
+        remember_meta(ctx, p);  /* logged, as by the stock module */
         rwlog(ctx, 2, "forcing responsecode %d for %s", p->status, r->filename);
         r->status = p->status;
         return ACT_STATUS;
@@ -1273,14 +1273,17 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     /* the substitution is expanded first, then E= and CO= */
     if (p->subst) {
         ctx->cur = p;
-        ctx->unsafe_3f = 0;
+        ctx->q_first_expanded = ctx->q_last_expanded = 0;
         newuri = apr_pstrdup(r->pool, expand(ctx, p->subst));
         ctx->cur = NULL;
         rwlog(ctx, 2, "rewrite '%s' -> '%s'", uri, newuri);
-        /* a '?' from the request (%3F): refused by apply_rules, nothing
-         * more is done with this result */
-        ctx->unsafe_3f = ctx->unsafe_3f && !(p->flags & RW_RF_UNSAFE_3F) &&
-                         request_has_3f(r);
+        /* CVE-2024-38474: a query string started by a '?' that an
+         * expansion brought in ($N, %N, %{VAR}, ${map}), whatever the
+         * request held, is refused by apply_rules unless the rule has
+         * [UnsafeAllow3F]; nothing more is done with this result */
+        ctx->unsafe_3f = !(p->flags & RW_RF_UNSAFE_3F) &&
+            ((p->flags & RW_RF_QSLAST) ? ctx->q_last_expanded
+                                       : ctx->q_first_expanded);
         if (ctx->unsafe_3f)
             return ACT_NORMAL;
     }
@@ -1357,8 +1360,11 @@ static int apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules)
 
 loop:
     for (i = 0; i < rules->nelts; ++i) {
-        /* sub-requests skip [NS] rules, and [R] rules as well */
-        if ((p[i].flags & (RW_RF_NOSUBREQ | RW_RF_RFLAG)) && r->main)
+        /* sub-requests skip [NS] rules (that rule alone, as with the
+         * stock module), and [R] rules as well */
+        if ((p[i].flags & RW_RF_NOSUBREQ) && r->main)
+            continue;
+        if ((p[i].flags & RW_RF_RFLAG) && r->main)
             goto skip_chain;
 
         /* fast path: a rule whose required literal is missing fails at
@@ -1389,11 +1395,14 @@ loop:
                 return ACT_STATUS;
             }
         }
-        if ((p[i].flags & RW_RF_PASSTHROUGH) && rc > 0) {
+        /* a matching [PT] rule ends the list, '-' included */
+        if (p[i].flags & RW_RF_PASSTHROUGH) {
             rwlog(ctx, 2, "forcing '%s' to get passed through to next "
                   "API URI-to-filename handler", r->filename);
             r->filename = apr_pstrcat(r->pool, "passthrough:", r->filename,
                                       NULL);
+            if (changed == ACT_NONE)
+                changed = ACT_NORMAL;
             break;
         }
         if (p[i].flags & RW_RF_END) {
@@ -1569,9 +1578,9 @@ static int prefix_stat(rw_ctx_t *ctx, const char *path, int unsafe_ok)
 {
     request_rec *r = ctx->r;
     const char *end, *out, *root;
-    char *seg;
+    const char *seg;
     apr_finfo_t fi;
-    int ok;
+    int ok, dotseg;
 
     if (*path != '/')
         return 0;
@@ -1580,15 +1589,25 @@ static int prefix_stat(rw_ctx_t *ctx, const char *path, int unsafe_ok)
     end = strchr(path + 1, '/');
     seg = end ? apr_pstrmemdup(r->pool, path, end - path)
               : apr_pstrdup(r->pool, path);
+    /* a dot segment: the stock module stats (and logs) "/" */
+    dotseg = !strcmp(seg, "/.") || !strcmp(seg, "/..");
+    if (dotseg)
+        seg = "/";
     if (apr_stat(&fi, seg, APR_FINFO_MIN, r->pool) != APR_SUCCESS)
         return 0;
     if (!ctx->lastsub || unsafe_ok < 0) {
         rwlog(ctx, 3, "prefix_stat no lastsub subst prefix %s", seg);
-        return 1;
+        return !dotseg;
     }
     out = ctx->lastsub->output;
     rwlog(ctx, 3, "prefix_stat compare statpath %s and lastsub output %s "
           "STATOK %d ", seg, out, unsafe_ok);
+    /* Deliberately safer than stock: "/./any/path" and "/../any/path"
+     * pass the stock module's check ("/" starts every output) and are
+     * served as file-system paths; here they are URL-paths, merged onto
+     * the document root (t/safer.t) */
+    if (dotseg)
+        return 0;
     if (unsafe_ok)
         return 1;
     ok = !strncmp(out, seg, strlen(seg));
@@ -1729,12 +1748,25 @@ int rw_exec_server(request_rec *r)
             return HTTP_FORBIDDEN;
         }
         if (!is_fs) {
-            const char *root = ap_document_root(r);
-            apr_size_t rl = docroot_len(root);
-            r->filename = apr_pstrcat(r->pool,
-                                      apr_pstrmemdup(r->pool, root, rl),
-                                      r->filename, NULL);
-            ap_no2slash(r->filename);
+            /* merged onto the document root the way the core maps a URL
+             * to a file: '.' and '..' resolved, a result above the root
+             * (or with an over-long segment) refused, as with the stock
+             * module */
+            char *merged;
+            const char *rel = r->filename;
+            while (*rel == '/')
+                ++rel;
+            if (apr_filepath_merge(&merged, ap_document_root(r), rel,
+                                   APR_FILEPATH_TRUENAME |
+                                   APR_FILEPATH_SECUREROOT, r->pool)
+                != APR_SUCCESS) {
+                rwlog(&ctx, 1, "prefixing with document_root of %s FAILED",
+                      r->filename);
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(00127)
+                              "Cannot map %s to file", r->the_request);
+                return HTTP_FORBIDDEN;
+            }
+            r->filename = merged;
             rwlog(&ctx, 2, "prefixed with document_root to %s", r->filename);
         }
     }
@@ -1857,7 +1889,13 @@ int rw_exec_dir(request_rec *r)
             const char *cpfx = ap_context_prefix(r);
             rwlog(&ctx, 2, "trying to replace context docroot %s with "
                   "context prefix %s", croot ? croot : "", cpfx ? cpfx : "");
-            if (croot && cpfx && (b = subst_prefix(&ctx, uri, croot, cpfx)))
+            /* the context root as a whole path segment only: not the
+             * "/root" of "/root.css" */
+            apr_size_t cl = croot ? strlen(croot) : 0;
+            if (croot && cpfx && !strncmp(uri, croot, cl) &&
+                (!cl || croot[cl - 1] == '/' || uri[cl] == '/' ||
+                 !uri[cl]) &&
+                (b = subst_prefix(&ctx, uri, croot, cpfx)))
                 uri = b;
         }
     }
