@@ -1194,12 +1194,13 @@ static const char *subst_prefix(rw_ctx_t *ctx, const char *path,
 static char *meta_value(rw_ctx_t *ctx, const rw_tpl_t *t)
 {
     const char *v = expand(ctx, t);
-    char *low;
+    char *low, *c;
 
     if (!*v)
         return NULL;
     low = apr_pstrdup(ctx->r->pool, v);
-    ap_str_tolower(low);
+    for (c = low; *c; ++c)
+        *c = (char)apr_tolower((unsigned char)*c);
     return low;
 }
 
