@@ -180,6 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rule.output = piece[3];
     memset(&ctx, 0, sizeof(ctx));
     ctx.r = r;
+    ctx.orig_args = r->args;
     if (m2 & 2)
         ctx.perdir = "/var/www/html/";
     discard = (m1 & 128) != 0;
@@ -192,9 +193,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         discard = 1;
     else if (rule.flags & RW_RF_QSAPPEND)
         discard = 0;
-    if (had_q && !(rule.flags & RW_RF_QSLAST))
+    /* ftp://, ldap://...: no split at all */
+    if (had_q && !(rule.flags & RW_RF_QSLAST) && !is_queryless_url(orig))
         FZ_CHECK(!strchr(newuri, '?'), "'?' left in the URL");
-    if (discard && (!had_q || (rule.flags & RW_RF_QSLAST)))
+    if (discard && !had_q && !is_queryless_url(orig))
         FZ_CHECK(r->args == NULL, "query string kept while discarding");
     FZ_CHECK(!strncmp(orig, newuri, strlen(newuri)), "URL is not a prefix");
     if (r->args)
@@ -211,13 +213,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(rc == HTTP_MOVED_PERMANENTLY, "redirect status");
     loc = apr_table_get(r->headers_out, "Location");
     FZ_CHECK(loc != NULL, "no Location");
-    if (!(m2 & 1) && (!r->args || ctx.args_rewritten)) {
+    /* escaped unless [NE], or the query is the request's own */
+    if (!(m2 & 1) && (!r->args || !ctx.orig_args ||
+                      strcmp(r->args, ctx.orig_args))) {
         const char *c = loc[pos - 1] == '/' ? loc + pos + strcspn(loc + pos,
                                                                   "/")
                                             : loc + pos;
-        int q = 0;
+        /* the query's '?'; an ldap URL's four field separators */
+        int q = 0, qmax = strncasecmp(loc, "ldap:", 5) ? 1 : 4;
         for (; *c; ++c) {
-            if (*c == '?' && !q++)
+            if (*c == '?' && q++ < qmax)
                 continue;
             FZ_CHECK(*c == '%' || uri_safe((unsigned char)*c),
                      "unescaped byte in an escaped redirect");

@@ -273,7 +273,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     apr_table_setn(r->notes, "FUZZ_NOTE", piece[7]);
     if ((mode & 16) || has_lookahead(t) ||
         ((mode & 32) && rule_has_lookahead(rule)))
-        r->main = fz_request(p, s, "/", NULL);
+        /* a sub-request for its main request's own URI: no look-ahead
+         * (a real sub-request would need a server) */
+        r->main = fz_request(p, s, r->uri, NULL);
 
     memset(&ctx, 0, sizeof(ctx));
     ctx.r = r;
