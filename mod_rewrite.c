@@ -163,6 +163,17 @@ static int pre_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp)
 static int post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
                        server_rec *s)
 {
+    server_rec *v;
+
+    /* every server's rule list gets its index (a vhost without rewrite
+     * directives shares the main server's record: made once) */
+    for (v = s; v; v = v->next) {
+        rw_server_conf_t *sc = ap_get_module_config(v->module_config,
+                                                    &rewrite_module);
+        if (sc && !sc->index && sc->rules)
+            sc->index = rw_index_build(p, (const rw_rule_t *)sc->rules->elts,
+                                       sc->rules->nelts);
+    }
     rw_exec_post_config();
     return rw_map_post_config(p, plog, ptemp, s);
 }

@@ -78,6 +78,9 @@ typedef struct {
     apr_size_t hlen;
     unsigned hcase, hfold;    /* rw_lit_hash of hsub, exact and folded */
     const rw_rule_t *lastsub; /* last rule that substituted */
+    const char *csubject;     /* URL the candidates below are for */
+    const int *cands;         /* rules that may match it (rule index) */
+    int ncands, cpos;
 } rw_ctx_t;
 
 /* ------------------------------------------------------------------ */
@@ -1353,14 +1356,53 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
 /* ------------------------------------------------------------------ */
 /* A rule list                                                         */
 
-static int apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules)
+/* With an index (server context, no trace line at level 3 or more to
+ * lose): the first rule from i on that may match, rules that cannot
+ * being failures as the engine would find them.  Since a failed rule
+ * takes its [C] chain along, a candidate behind a passed-over chained
+ * rule goes with it.  The candidates are looked up again when the URL
+ * changes. */
+static int next_candidate(rw_ctx_t *ctx, const rw_index_t *ix,
+                          const rw_rule_t *p, int n, int i)
+{
+    const char *s = ctx->r->filename;
+
+    for (;;) {
+        int j;
+        if (ctx->csubject != s) {
+            ctx->cands = rw_index_candidates(ix, ctx->r->pool, s,
+                                             &ctx->ncands);
+            ctx->csubject = s;
+            ctx->cpos = 0;
+        }
+        while (ctx->cpos > 0 && ctx->cands[ctx->cpos - 1] >= i)
+            --ctx->cpos;        /* an [N] pass starts over */
+        while (ctx->cpos < ctx->ncands && ctx->cands[ctx->cpos] < i)
+            ++ctx->cpos;
+        j = ctx->cpos < ctx->ncands ? ctx->cands[ctx->cpos] : n;
+        if (j == i || j >= n || !(p[j - 1].flags & RW_RF_CHAIN))
+            return j;
+        /* j - 1 failed: skip j and the rest of its chain */
+        while (j < n - 1 && (p[j].flags & RW_RF_CHAIN))
+            ++j;
+        i = j + 1;
+    }
+}
+
+static int apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules,
+                       const rw_index_t *ix)
 {
     const rw_rule_t *p = (const rw_rule_t *)rules->elts;
     request_rec *r = ctx->r;
     int i, rc, changed = ACT_NONE, rounds = 1;   /* passes, this one too */
 
+    if (ctx->perdir || ctx->tl >= 3)
+        ix = NULL;
 loop:
     for (i = 0; i < rules->nelts; ++i) {
+        if (ix && (i = next_candidate(ctx, ix, p, rules->nelts, i))
+                  >= rules->nelts)
+            break;
         /* sub-requests skip [NS] rules (that rule alone, as with the
          * stock module), and [R] rules as well */
         if ((p[i].flags & RW_RF_NOSUBREQ) && r->main)
@@ -1711,7 +1753,7 @@ int rw_exec_server(request_rec *r)
         rwlog(&ctx, 2, "init rewrite engine with requested uri %s", r->uri);
         r->filename = apr_pstrdup(r->pool, r->uri);
     }
-    rc = rules ? apply_rules(&ctx, rules) : ACT_NONE;
+    rc = rules ? apply_rules(&ctx, rules, sc->index) : ACT_NONE;
     if (rc == ACT_NONE) {
         /* the filename: "proxy:URL" for a forward-proxy request */
         rwlog(&ctx, 1, "pass through %s", r->filename);
@@ -1827,7 +1869,7 @@ int rw_exec_dir(request_rec *r)
         return HTTP_FORBIDDEN;
     }
     ofilename = r->filename;
-    rc = apply_rules(&ctx, dc->rules);
+    rc = apply_rules(&ctx, dc->rules, NULL);
     if (rc == ACT_NONE || rc == ACT_NOCHANGE) {
         rwlog(&ctx, 1, "pass through %s", r->filename);
         return DECLINED;

@@ -384,18 +384,47 @@ def gen_map_workload():
     return conf, reqs, prepare
 
 
-def gen_scaling(n):
-    """(e): n simple redirects the way sites migrate.  Requests hitting the
-    first rules (early), the last rules (late), and none."""
-    lines = ['# Workload (e): %d migrated pages, one redirect each.' % n,
+def gen_scaling(n, variant='e1'):
+    """(e): n redirect rules the way sites migrate.  Requests hitting the
+    first rules (early), the last rules (late), and none.
+    e1: exact literals ^/old/page-N$; e2: prefixes with a capture
+    ^/catalog/item-N/(.*)$; e3: the same with [NC]; e4: e2's rules with
+    one in twenty that has no usable literal (an alternation, a suffix, a
+    negated pattern) or a condition."""
+    lines = ['# Workload (%s): %d migrated pages, one redirect each.' % (variant, n),
              'RewriteEngine on']
-    lines += ['RewriteRule ^/old/page-%d$ /new/%d [R=301,L]' % (i, i) for i in range(1, n + 1)]
+    for i in range(1, n + 1):
+        if variant == 'e1':
+            lines.append('RewriteRule ^/old/page-%d$ /new/%d [R=301,L]' % (i, i))
+        elif variant == 'e4' and i % 20 == 10:
+            kind = (i // 20) % 4
+            if kind == 0:
+                lines.append('RewriteRule ^/(a|b)/x-%d$ /ab/%d [R=301,L]' % (i, i))
+            elif kind == 1:
+                lines.append(r'RewriteRule \.(gif|jpe?g)-%d$ /img/%d [R=301,L]' % (i, i))
+            elif kind == 2:
+                lines.append('RewriteRule !^/ /never/%d [R=301,L]' % i)
+            else:
+                lines.append('RewriteCond %%{HTTP_HOST} ^nomatch-%d$' % i)
+                lines.append('RewriteRule ^/catalog/item-%d/(.*)$ /shop/%d/$1 [R=301,L]' % (i, i))
+        else:
+            lines.append('RewriteRule ^/catalog/item-%d/(.*)$ /shop/%d/$1 [R=301%s,L]'
+                         % (i, i, ',NC' if variant == 'e3' else ''))
     conf = '\n'.join(lines) + '\n'
+
+    def url(i):
+        if variant == 'e1':
+            return '/old/page-%d' % i
+        if variant == 'e3':
+            return '/Catalog/ITEM-%d/blue/widget' % i
+        return '/catalog/item-%d/blue/widget' % i
     reqs = []
     for i in range(1, 5):
-        reqs.append(make_request('early', '/old/page-%d' % i))
-    for i in range(n - 3, n + 1):
-        reqs.append(make_request('late', '/old/page-%d' % i))
+        reqs.append(make_request('early', url(i)))
+    for i in range(n - 4, n + 1):
+        if variant == 'e4' and i % 20 == 10:
+            continue
+        reqs.append(make_request('late', url(i)))
     for p in ('/', '/products/blue-widget', '/static/app.css', '/about/'):
         reqs.append(make_request('none', p))
     return conf, reqs
@@ -428,13 +457,32 @@ def workloads(quick):
         if quick and n != 10000:
             continue
         conf, reqs = gen_scaling(n)
-        tgt = {'early': 1.0, 'late': 0.1 if n == 10000 else 1.0,
-               'none': 0.1 if n == 10000 else 1.0}
+        tgt = {'early': 1.0, 'late': 0.02 if n == 10000 else 1.0,
+               'none': 0.02 if n == 10000 else 1.0}
         wls.append(Workload(
-            'e%d' % n, '(e) %d simple redirect rules' % n, conf=conf,
+            'e%d' % n, '(e1) %d exact-literal redirect rules' % n, conf=conf,
             files=['index.html', 'products/', 'static/app.css', 'about/index.html'],
             requests=reqs, kinds=('early', 'late', 'none'), rounds=rounds,
             quick_rounds=(1, 1, 3), target=tgt))
+    # e2-e4: the same scaling on prefix rules with captures, [NC], and a
+    # mix with unindexable rules; 100 rules as the base of the 3x target
+    what = {'e2': 'prefix rules with a capture', 'e3': 'prefix rules with [NC]',
+            'e4': 'prefix rules, 5% without a usable literal'}
+    for variant in ('e2', 'e3', 'e4'):
+        for n, rounds in ((100, (1, 4, 30)), (10000, (1, 1, 4))):
+            if quick and (n != 10000 or variant != 'e2'):
+                continue
+            conf, reqs = gen_scaling(n, variant)
+            tgt = {'early': 1.0, 'late': 0.02 if n == 10000 else 1.0,
+                   'none': 0.02 if n == 10000 else 1.0}
+            if variant == 'e4' and n == 10000:
+                tgt = {'early': 1.0, 'late': 0.1, 'none': 0.1}
+            wls.append(Workload(
+                '%s-%d' % (variant, n), '(%s) %d %s' % (variant, n, what[variant]),
+                conf=conf,
+                files=['index.html', 'products/', 'static/app.css', 'about/index.html'],
+                requests=reqs, kinds=('early', 'late', 'none'), rounds=rounds,
+                quick_rounds=(1, 1, 3), target=tgt))
     return wls
 
 
@@ -1218,7 +1266,7 @@ def main():
     ap.add_argument('--quick', action='store_true', help='~3 minute subset')
     ap.add_argument('--ours', default=os.environ.get('RW_MODULE', os.path.join(TOP, '.libs', 'mod_rewrite.so')))
     ap.add_argument('--stock', default=STOCK)
-    ap.add_argument('--only', action='append', help='workload name (a b c d e100 e1000 e10000), repeatable')
+    ap.add_argument('--only', action='append', help='workload name (a b c d e100 e1000 e10000 e2-100 e2-10000 e3-100 e3-10000 e4-100 e4-10000), repeatable')
     ap.add_argument('--no-wrk', action='store_true', help='skip responses/wrk/RSS')
     ap.add_argument('--no-callgrind', action='store_true')
     ap.add_argument('--wrk-seconds', type=int, default=None)

@@ -263,12 +263,19 @@ struct rw_map_t {
 #define RW_OPT_LONGURL              (1u << 10)
 #define RW_OPT_UNSAFE_PREFIX        (1u << 11)
 
+/** The rule index of a server's rule list (rewrite_index.c). */
+typedef struct rw_index_t rw_index_t;
+
+/** Rule lists shorter than this are walked without an index. */
+#define RW_INDEX_MIN_RULES 16
+
 typedef struct {
     int state;                  /** engine on (1), off (0), RW_UNSET */
     unsigned options;           /** RW_OPT_* */
     int options_set;            /** RewriteOptions seen here */
     apr_hash_t *maps;           /** name -> rw_map_t */
     apr_array_header_t *rules;  /** rw_rule_t */
+    const rw_index_t *index;    /** of rules, made in post_config, or NULL */
     apr_array_header_t *pending;/** rw_cond_t waiting for their rule */
     server_rec *server;
 } rw_server_conf_t;
@@ -349,6 +356,18 @@ void rw_exec_post_config(void);
 /** Escapes str for a URL path the way [B] does (pure; for unit tests). */
 char *rw_escape_backref(apr_pool_t *p, const char *str, const char *only,
                         const char *except, int noplus, int ctls_only);
+
+/* ------------------------------------------------------------------ */
+/* rewrite_index.c: which rules can match a URL                         */
+
+/** Config time: the index of rules[0..nrules), or NULL when the list is
+ *  too short to need one. */
+const rw_index_t *rw_index_build(apr_pool_t *p, const rw_rule_t *rules,
+                                 int nrules);
+/** Request time: the numbers of the rules that can match URL s (every
+ *  other rule's pattern cannot), ascending, allocated from pool. */
+const int *rw_index_candidates(const rw_index_t *ix, apr_pool_t *pool,
+                               const char *s, int *ncands);
 
 /* ------------------------------------------------------------------ */
 /* rewrite_map.c: maps                                                  */

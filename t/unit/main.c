@@ -65,7 +65,8 @@ void unit_fail_int(const char *file, int line, const char *what,
 int main(void)
 {
     static void (*const groups[])(void) = { test_parse, test_exec,
-                                            test_map, test_txtindex };
+                                            test_map, test_txtindex,
+                                            test_index };
     apr_size_t i;
 
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -53,5 +53,6 @@ void test_parse(void);
 void test_exec(void);
 void test_map(void);
 void test_txtindex(void);
+void test_index(void);
 
 #endif /* RW_UNIT_H */

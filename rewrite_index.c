@@ -1,0 +1,252 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE).
+ *
+ * The rule index of a server-context rule list: which rules can match a
+ * URL, found without looking at the others.
+ *
+ * Built once at config time (post_config) from the literal every match
+ * of a pattern must start with (rw_regex_t.lit): rules whose pattern is
+ * an exact literal ("^/old/page-1$") are filed under that string, rules
+ * with a literal prefix ("^/catalog/item-1/(.*)$") under the prefix,
+ * both case-folded for [NC]; every other rule (negated patterns, no
+ * literal, [NS]) is always a candidate.  At request time one pass over
+ * the URL finds the exact entry and every prefix entry it starts with,
+ * and the candidates come out in rule order, so that the engine walks
+ * only them and keeps the stock semantics (see apply_rules).
+ */
+#include <stdlib.h>
+
+#include "apr_strings.h"
+#include "apr_lib.h"
+
+#include "rewrite.h"
+
+/* An entry: the rules filed under one literal.  The literal itself is
+ * the pattern's (rules[ids[first]].re->lit): nothing is copied. */
+typedef struct {
+    unsigned hash;      /* rw_lit_hash of the literal, salted by kind */
+    unsigned len;       /* its length */
+    unsigned char prefix, fold;
+    int first, n;       /* its rules: ids[first .. first + n) */
+} entry_t;
+
+struct rw_index_t {
+    const rw_rule_t *rules;
+    int nrules;
+    unsigned mask;      /* slots - 1; slots hold entry index + 1 */
+    int *slots;
+    entry_t *entries;
+    int *ids;           /* rule numbers, ascending within an entry */
+    const int *always;  /* rules that are always candidates, ascending */
+    int nalways;
+    unsigned maxplen;   /* longest prefix literal */
+    unsigned char *plen;/* plen[L]: some prefix literal has length L */
+};
+
+static unsigned salt(int prefix, int fold)
+{
+    return 0x9e3779b9u * (unsigned)(1 + 2 * prefix + fold);
+}
+
+/* How rule p is filed: 0 always a candidate, 1 exact, 2 prefix. */
+static int kind_of(const rw_rule_t *p)
+{
+    const rw_regex_t *re = p->re;
+
+    /* [NS] rules are skipped alone in sub-requests, whereas a rule the
+     * index passes over fails (and takes its chain along): left to the
+     * engine */
+    if (p->negate || !re || !re->lit || !re->litlen ||
+        (p->flags & RW_RF_NOSUBREQ))
+        return 0;
+    return re->lit_exact ? 1 : 2;
+}
+
+/* The literal s[0..n) equals key, ASCII case folded when fold. */
+static int lit_equal(const char *s, const char *key, apr_size_t n, int fold)
+{
+    apr_size_t i;
+
+    if (!fold)
+        return !memcmp(s, key, n);
+    for (i = 0; i < n; ++i) {
+        unsigned char a = (unsigned char)s[i], b = (unsigned char)key[i];
+        if (a != b && (a > 127 || b > 127 || apr_tolower(a) != apr_tolower(b)))
+            return 0;
+    }
+    return 1;
+}
+
+static const entry_t *find(const rw_index_t *ix, unsigned h, apr_size_t len,
+                           int prefix, int fold, const char *s)
+{
+    unsigned slot = h & ix->mask;
+    int e;
+
+    while ((e = ix->slots[slot]) != 0) {
+        const entry_t *en = &ix->entries[e - 1];
+        if (en->hash == h && en->len == len && en->prefix == prefix &&
+            en->fold == fold &&
+            lit_equal(s, ix->rules[ix->ids[en->first]].re->lit, len, fold))
+            return en;
+        slot = (slot + 1) & ix->mask;
+    }
+    return NULL;
+}
+
+const rw_index_t *rw_index_build(apr_pool_t *p, const rw_rule_t *rules,
+                                 int nrules)
+{
+    rw_index_t *ix;
+    apr_pool_t *tmp;
+    apr_hash_t *byname;
+    apr_array_header_t *order, *always;
+    int i, k, nentries = 0, nids = 0;
+    unsigned slots = 16;
+
+    if (nrules < RW_INDEX_MIN_RULES)
+        return NULL;
+    apr_pool_create(&tmp, p);
+    byname = apr_hash_make(tmp);
+    order = apr_array_make(tmp, 64, sizeof(apr_array_header_t *));
+    always = apr_array_make(p, 16, sizeof(int));
+    ix = apr_pcalloc(p, sizeof(*ix));
+    ix->rules = rules;
+    ix->nrules = nrules;
+
+    /* group the rules by (kind, fold, literal), in rule order */
+    for (i = 0; i < nrules; ++i) {
+        const rw_regex_t *re = rules[i].re;
+        int kind = kind_of(&rules[i]);
+        apr_array_header_t *list;
+        char *name;
+        if (!kind) {
+            APR_ARRAY_PUSH(always, int) = i;
+            continue;
+        }
+        name = apr_psprintf(tmp, "%d%d%s", kind, re->lit_nocase ? 1 : 0,
+                            re->lit);
+        if (re->lit_nocase) {
+            char *c;
+            for (c = name + 2; *c; ++c)
+                if ((unsigned char)*c < 128)
+                    *c = (char)apr_tolower((unsigned char)*c);
+        }
+        list = apr_hash_get(byname, name, APR_HASH_KEY_STRING);
+        if (!list) {
+            list = apr_array_make(tmp, 1, sizeof(int));
+            apr_hash_set(byname, name, APR_HASH_KEY_STRING, list);
+            APR_ARRAY_PUSH(order, apr_array_header_t *) = list;
+        }
+        APR_ARRAY_PUSH(list, int) = i;
+        ++nids;
+        if (kind == 2 && re->litlen > ix->maxplen)
+            ix->maxplen = (unsigned)re->litlen;
+    }
+    nentries = order->nelts;
+    while (slots < 2u * (unsigned)nentries)
+        slots <<= 1;
+    ix->mask = slots - 1;
+    ix->slots = apr_pcalloc(p, slots * sizeof(int));
+    ix->entries = apr_palloc(p, (nentries ? nentries : 1) * sizeof(entry_t));
+    ix->ids = apr_palloc(p, (nids ? nids : 1) * sizeof(int));
+    ix->plen = apr_pcalloc(p, ix->maxplen + 1);
+    ix->always = (const int *)always->elts;
+    ix->nalways = always->nelts;
+
+    nids = 0;
+    for (k = 0; k < nentries; ++k) {
+        apr_array_header_t *list = APR_ARRAY_IDX(order, k, apr_array_header_t *);
+        const rw_regex_t *re = rules[APR_ARRAY_IDX(list, 0, int)].re;
+        entry_t *en = &ix->entries[k];
+        unsigned slot;
+        en->prefix = !re->lit_exact;
+        en->fold = re->lit_nocase ? 1 : 0;
+        en->len = (unsigned)re->litlen;
+        en->hash = rw_lit_hash(re->lit, re->litlen, en->fold) ^
+                   salt(en->prefix, en->fold);
+        en->first = nids;
+        en->n = list->nelts;
+        memcpy(ix->ids + nids, list->elts, list->nelts * sizeof(int));
+        nids += list->nelts;
+        if (en->prefix)
+            ix->plen[en->len] = 1;
+        for (slot = en->hash & ix->mask; ix->slots[slot];
+             slot = (slot + 1) & ix->mask)
+            ;
+        ix->slots[slot] = k + 1;
+    }
+    apr_pool_destroy(tmp);
+    return ix;
+}
+
+/* Merges the ascending lists a[0..na) and b[0..nb) into out. */
+static int merge(int *out, const int *a, int na, const int *b, int nb)
+{
+    int i = 0, j = 0, n = 0;
+
+    while (i < na && j < nb)
+        out[n++] = a[i] < b[j] ? a[i++] : b[j++];
+    while (i < na)
+        out[n++] = a[i++];
+    while (j < nb)
+        out[n++] = b[j++];
+    return n;
+}
+
+const int *rw_index_candidates(const rw_index_t *ix, apr_pool_t *pool,
+                               const char *s, int *ncands)
+{
+    const entry_t *hits[2 * 64 + 2];
+    int nhits = 0, total = ix->nalways, i, n;
+    unsigned hcase = 2166136261u, hfold = 2166136261u;
+    apr_size_t len, L;
+    int *out, *buf;
+
+    /* one pass: the running hashes give every prefix length's hash */
+    for (L = 0; s[L]; ++L) {
+        unsigned char c = (unsigned char)s[L];
+        unsigned char f = (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a')
+                                                 : c;
+        hcase = (hcase ^ c) * 16777619u;
+        hfold = (hfold ^ f) * 16777619u;
+        if (L + 1 <= ix->maxplen && ix->plen[L + 1] &&
+            nhits < (int)(sizeof(hits) / sizeof(hits[0])) - 2) {
+            const entry_t *e;
+            if ((e = find(ix, hcase ^ salt(1, 0), L + 1, 1, 0, s)))
+                hits[nhits++] = e;
+            if ((e = find(ix, hfold ^ salt(1, 1), L + 1, 1, 1, s)))
+                hits[nhits++] = e;
+        }
+    }
+    len = L;
+    {
+        const entry_t *e;
+        if ((e = find(ix, hcase ^ salt(0, 0), len, 0, 0, s)))
+            hits[nhits++] = e;
+        if ((e = find(ix, hfold ^ salt(0, 1), len, 0, 1, s)))
+            hits[nhits++] = e;
+    }
+    if (nhits == (int)(sizeof(hits) / sizeof(hits[0])) - 2) {
+        /* more prefix lengths hit than kept: every rule is a candidate */
+        out = apr_palloc(pool, ix->nrules * sizeof(int));
+        for (i = 0; i < ix->nrules; ++i)
+            out[i] = i;
+        *ncands = ix->nrules;
+        return out;
+    }
+    for (i = 0; i < nhits; ++i)
+        total += hits[i]->n;
+    out = apr_palloc(pool, (total ? total : 1) * sizeof(int));
+    buf = apr_palloc(pool, (total ? total : 1) * sizeof(int));
+    memcpy(out, ix->always, ix->nalways * sizeof(int));
+    n = ix->nalways;
+    for (i = 0; i < nhits; ++i) {
+        int *t;
+        n = merge(buf, out, n, ix->ids + hits[i]->first, hits[i]->n);
+        t = out;
+        out = buf;
+        buf = t;
+    }
+    *ncands = n;
+    return out;
+}
