@@ -64,12 +64,14 @@ static void *merge_server(apr_pool_t *p, void *basev, void *addv)
     unsigned inherit;
 
     c->state = add->state != RW_UNSET ? add->state : base->state;
-    c->options = add->options;
+    /* a vhost without a RewriteOptions line takes the main server's
+     * options (Inherit included), as with the stock module */
+    c->options = add->options_set ? add->options : base->options;
     c->options_set = add->options_set;
     c->server = add->server;
     c->pending = add->pending;
 
-    inherit = inherit_mode(base->options, add->options);
+    inherit = inherit_mode(base->options, c->options);
     if (inherit) {
         c->maps = apr_hash_overlay(p, add->maps, base->maps);
         c->rules = join_rules(p, base->rules, add->rules,
@@ -104,7 +106,10 @@ static void *merge_dir(apr_pool_t *p, void *basev, void *addv)
     unsigned inherit;
 
     c->state = add->state != RW_UNSET ? add->state : base->state;
-    c->options = add->options_set ? add->options : 0;
+    /* a section or .htaccess without a RewriteOptions line takes its
+     * parent's options (Inherit included: it takes the parent's rules
+     * too), as with the stock module */
+    c->options = add->options_set ? add->options : base->options;
     c->options_set = add->options_set;
     c->directory = add->directory;
     c->pending = add->pending;
@@ -112,14 +117,14 @@ static void *merge_dir(apr_pool_t *p, void *basev, void *addv)
         c->baseurl = add->baseurl;
         c->baseurl_set = 1;
     }
-    else if (base->options & RW_OPT_MERGEBASE || add->options & RW_OPT_MERGEBASE) {
+    else if (base->options & RW_OPT_MERGEBASE || c->options & RW_OPT_MERGEBASE) {
         c->baseurl = base->baseurl;
         c->baseurl_set = base->baseurl_set;
     }
 
-    inherit = inherit_mode(base->options, add->options);
+    inherit = inherit_mode(base->options, c->options);
     /* InheritDown reaches every level below */
-    if (!(add->options & RW_OPT_IGNORE_INHERIT))
+    if (!(c->options & RW_OPT_IGNORE_INHERIT))
         c->options |= base->options & (RW_OPT_INHERIT_DOWN |
                                        RW_OPT_INHERIT_DOWN_BEFORE);
     c->rules = inherit ? join_rules(p, base->rules, add->rules,

@@ -79,8 +79,10 @@ typedef struct {
     unsigned hcase, hfold;    /* rw_lit_hash of hsub, exact and folded */
     const rw_rule_t *lastsub; /* last rule that substituted */
     const char *csubject;     /* URL the candidates below are for */
-    const int *cands;         /* rules that may match it (rule index) */
+    const int *cands;         /* indexed rules that may match it */
     int ncands, cpos;
+    const int *always;        /* rules that are always candidates */
+    int nalways, apos;
 } rw_ctx_t;
 
 /* ------------------------------------------------------------------ */
@@ -929,6 +931,10 @@ static const rw_scheme_t *scheme_of(const char *u)
     };
     apr_size_t i;
 
+    /* a local path ("/...") is by far the most common: no scheme starts
+     * with anything but a letter, and none has a ':' past its 9th byte */
+    if (!apr_isalpha((unsigned char)*u) || !memchr(u, ':', strnlen(u, 10)))
+        return NULL;
     for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); ++i)
         if (!strncasecmp(u, schemes[i].name, schemes[i].len))
             return &schemes[i];
@@ -1367,19 +1373,30 @@ static int next_candidate(rw_ctx_t *ctx, const rw_index_t *ix,
 {
     const char *s = ctx->r->filename;
 
+    if (!ctx->always)
+        ctx->always = rw_index_always(ix, &ctx->nalways);
     for (;;) {
-        int j;
+        int j, a;
         if (ctx->csubject != s) {
             ctx->cands = rw_index_candidates(ix, ctx->r->pool, s,
                                              &ctx->ncands);
             ctx->csubject = s;
             ctx->cpos = 0;
         }
+        /* the first of the URL's candidates and the rules that are
+         * always candidates from i on (an [N] pass starts over) */
         while (ctx->cpos > 0 && ctx->cands[ctx->cpos - 1] >= i)
-            --ctx->cpos;        /* an [N] pass starts over */
+            --ctx->cpos;
         while (ctx->cpos < ctx->ncands && ctx->cands[ctx->cpos] < i)
             ++ctx->cpos;
+        while (ctx->apos > 0 && ctx->always[ctx->apos - 1] >= i)
+            --ctx->apos;
+        while (ctx->apos < ctx->nalways && ctx->always[ctx->apos] < i)
+            ++ctx->apos;
         j = ctx->cpos < ctx->ncands ? ctx->cands[ctx->cpos] : n;
+        a = ctx->apos < ctx->nalways ? ctx->always[ctx->apos] : n;
+        if (a < j)
+            j = a;
         if (j == i || j >= n || !(p[j - 1].flags & RW_RF_CHAIN))
             return j;
         /* j - 1 failed: skip j and the rest of its chain */
@@ -1396,7 +1413,9 @@ static int apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules,
     request_rec *r = ctx->r;
     int i, rc, changed = ACT_NONE, rounds = 1;   /* passes, this one too */
 
-    if (ctx->perdir || ctx->tl >= 3)
+    /* not in sub-requests either: there [NS] and [R] rules are skipped
+     * alone, whereas a rule the index passes over fails with its chain */
+    if (ctx->perdir || ctx->tl >= 3 || r->main)
         ix = NULL;
 loop:
     for (i = 0; i < rules->nelts; ++i) {
@@ -1408,7 +1427,7 @@ loop:
         if ((p[i].flags & RW_RF_NOSUBREQ) && r->main)
             continue;
         if ((p[i].flags & RW_RF_RFLAG) && r->main)
-            goto skip_chain;
+            continue;
 
         /* fast path: a rule whose required literal is missing fails at
          * once (in server context, when no trace line would be lost) */
@@ -1418,7 +1437,6 @@ loop:
         else
             rc = apply_rule(ctx, &p[i]);
         if (rc == ACT_NONE) {
-        skip_chain:
             /* a failed rule of a chain takes the rest of it along */
             while (i < rules->nelts - 1 && (p[i].flags & RW_RF_CHAIN))
                 ++i;
@@ -1894,13 +1912,13 @@ int rw_exec_dir(request_rec *r)
         }
         return do_redirect(&ctx, rc == ACT_NOESCAPE);
     }
-    if (!strncmp(r->filename, "passthrough:", 12)) {
+    if (!strncmp(r->filename, "passthrough:", 12))
         r->filename += 12;
-        /* [PT] with an absolute URL: no path to redirect to; the stock
-         * module answers 400 without a log line */
-        if (*r->filename != '/')
-            return HTTP_BAD_REQUEST;
-    }
+    /* no path to redirect to ([PT] with an absolute URL, a relative
+     * result in an <If> at server level): the stock module answers 400
+     * without a log line */
+    if (*r->filename != '/')
+        return HTTP_BAD_REQUEST;
 
     if (!strcmp(r->filename, ofilename)) {
         rwlog(&ctx, 1, "initial URL equal rewritten URL: %s "

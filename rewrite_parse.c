@@ -742,16 +742,20 @@ const char *rw_cmd_options(cmd_parms *cmd, void *dconf, const char *opt)
     if (!bit)
         return apr_pstrcat(cmd->pool, "RewriteOptions: unknown option '",
                            opt, "'", NULL);
+    {
+        /* in server context dconf is the server's default per-directory
+         * record: its sections and .htaccess files without a
+         * RewriteOptions line of their own take the options from it, as
+         * with the stock module (like RewriteEngine) */
+        rw_dir_conf_t *dc = dconf;
+        dc->options |= bit;
+        dc->options_set = 1;
+    }
     if (cmd->path == NULL) {
         rw_server_conf_t *sc = ap_get_module_config(cmd->server->module_config,
                                                     &rewrite_module);
         sc->options |= bit;
         sc->options_set = 1;
-    }
-    else {
-        rw_dir_conf_t *dc = dconf;
-        dc->options |= bit;
-        dc->options_set = 1;
     }
     return NULL;
 }
