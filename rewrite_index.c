@@ -52,11 +52,7 @@ static int kind_of(const rw_rule_t *p)
 {
     const rw_regex_t *re = p->re;
 
-    /* [NS] rules are skipped alone in sub-requests, whereas a rule the
-     * index passes over fails (and takes its chain along): left to the
-     * engine */
-    if (p->negate || !re || !re->lit || !re->litlen ||
-        (p->flags & RW_RF_NOSUBREQ))
+    if (p->negate || !re || !re->lit || !re->litlen)
         return 0;
     return re->lit_exact ? 1 : 2;
 }
@@ -193,11 +189,17 @@ static int merge(int *out, const int *a, int na, const int *b, int nb)
     return n;
 }
 
+const int *rw_index_always(const rw_index_t *ix, int *n)
+{
+    *n = ix->nalways;
+    return ix->always;
+}
+
 const int *rw_index_candidates(const rw_index_t *ix, apr_pool_t *pool,
                                const char *s, int *ncands)
 {
     const entry_t *hits[2 * 64 + 2];
-    int nhits = 0, total = ix->nalways, i, n;
+    int nhits = 0, total = 0, i, n;
     unsigned hcase = 2166136261u, hfold = 2166136261u;
     apr_size_t len, L;
     int *out, *buf;
@@ -234,12 +236,15 @@ const int *rw_index_candidates(const rw_index_t *ix, apr_pool_t *pool,
         *ncands = ix->nrules;
         return out;
     }
+    if (nhits == 1) {           /* the usual case: no copy */
+        *ncands = hits[0]->n;
+        return ix->ids + hits[0]->first;
+    }
     for (i = 0; i < nhits; ++i)
         total += hits[i]->n;
     out = apr_palloc(pool, (total ? total : 1) * sizeof(int));
     buf = apr_palloc(pool, (total ? total : 1) * sizeof(int));
-    memcpy(out, ix->always, ix->nalways * sizeof(int));
-    n = ix->nalways;
+    n = 0;
     for (i = 0; i < nhits; ++i) {
         int *t;
         n = merge(buf, out, n, ix->ids + hits[i]->first, hits[i]->n);

@@ -364,10 +364,13 @@ char *rw_escape_backref(apr_pool_t *p, const char *str, const char *only,
  *  too short to need one. */
 const rw_index_t *rw_index_build(apr_pool_t *p, const rw_rule_t *rules,
                                  int nrules);
-/** Request time: the numbers of the rules that can match URL s (every
- *  other rule's pattern cannot), ascending, allocated from pool. */
+/** Request time: the numbers of the indexed rules that can match URL s
+ *  (every other indexed rule's pattern cannot), ascending; from pool or
+ *  the index itself. */
 const int *rw_index_candidates(const rw_index_t *ix, apr_pool_t *pool,
                                const char *s, int *ncands);
+/** The rules that are candidates for every URL (not indexed), ascending. */
+const int *rw_index_always(const rw_index_t *ix, int *n);
 
 /* ------------------------------------------------------------------ */
 /* rewrite_map.c: maps                                                  */

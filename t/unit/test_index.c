@@ -2,7 +2,7 @@
  *
  * Unit tests of rewrite_index.c: for rule lists of exact literals,
  * literal prefixes ([NC] or not), negated patterns, patterns without a
- * literal and [NS] rules, the candidates of a URL must be exactly the
+ * literal, the candidates of a URL must be exactly the
  * rules a straight check of every literal leaves (the others cannot
  * match), in rule order; on hand-written lists and on generated ones.
  */
@@ -24,7 +24,7 @@ static int may_match(const rw_rule_t *p, const char *s)
     const rw_regex_t *re = p->re;
     apr_size_t i, n = strlen(s);
 
-    if (p->negate || !re->lit || (p->flags & RW_RF_NOSUBREQ))
+    if (p->negate || !re->lit)
         return 1;
     if (n < re->litlen || (re->lit_exact && n != re->litlen))
         return 0;
@@ -49,10 +49,6 @@ static rw_rule_t *make_rules(const char *const *pats, int n)
             nocase = 1;
             ++pat;
         }
-        if (*pat == '#') {          /* test notation: [NS] */
-            rules[i].flags |= RW_RF_NOSUBREQ;
-            ++pat;
-        }
         if (*pat == '!') {
             rules[i].negate = 1;
             ++pat;
@@ -67,18 +63,20 @@ static rw_rule_t *make_rules(const char *const *pats, int n)
 static void check_url(const rw_index_t *ix, const rw_rule_t *rules, int n,
                       const char *url)
 {
-    int nc = 0, i, k = 0, ok = 1;
+    int nc = 0, na = 0, i, k = 0, a = 0, ok = 1;
     const int *c = rw_index_candidates(ix, P, url, &nc);
+    const int *al = rw_index_always(ix, &na);
 
+    /* every rule the straight check leaves is in exactly one of the two
+     * ascending lists, and no other rule is */
     for (i = 0; i < n; ++i) {
-        int want = may_match(&rules[i], url);
-        if (want) {
-            if (k >= nc || c[k] != i)
-                ok = 0;
-            ++k;
-        }
+        int in_c = k < nc && c[k] == i, in_a = a < na && al[a] == i;
+        if (may_match(&rules[i], url) != (in_c || in_a) || (in_c && in_a))
+            ok = 0;
+        k += in_c;
+        a += in_a;
     }
-    if (k != nc)
+    if (k != nc || a != na)
         ok = 0;
     if (ok)
         ++unit_passed;
@@ -93,7 +91,7 @@ static void test_hand_written(void)
         "^/old/page-1$", "^/old/page-2$", "~^/Old/Page-3$", "^/old/page-1$",
         "^/catalog/item-1/(.*)$", "~^/catalog/ITEM-2/(.*)$", "!^/neg/",
         "\\.(gif|jpe?g)$", "^/(a|b)/x$", "^/pre", "^/prefix/long/er",
-        "~^/PREFIX", "#^/ns/", "^/old/page-1$", "^/caf\xc3\xa9/x", "~^/CAF\xc3\x89",
+        "~^/PREFIX", "^/ns/", "^/old/page-1$", "^/caf\xc3\xa9/x", "~^/CAF\xc3\x89",
         "^/", "^/o", "^/old/", "(.*)",
     };
     static const char *const urls[] = {
