@@ -1366,8 +1366,9 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
  * lose): the first rule from i on that may match, rules that cannot
  * being failures as the engine would find them.  Since a failed rule
  * takes its [C] chain along, a candidate behind a passed-over chained
- * rule goes with it.  The candidates are looked up again when the URL
- * changes. */
+ * rule goes with it (in a sub-request [NS] and [R] rules fail nothing:
+ * they are skipped alone).  The candidates are looked up again when the
+ * URL changes. */
 static int next_candidate(rw_ctx_t *ctx, const rw_index_t *ix,
                           const rw_rule_t *p, int n, int i)
 {
@@ -1399,7 +1400,17 @@ static int next_candidate(rw_ctx_t *ctx, const rw_index_t *ix,
             j = a;
         if (j == i || j >= n || !(p[j - 1].flags & RW_RF_CHAIN))
             return j;
-        /* j - 1 failed: skip j and the rest of its chain */
+        /* j follows rules of its chain that were passed over: they
+         * failed, and took j along, unless every one of them is an [NS]
+         * or [R] rule in a sub-request (skipped alone) */
+        if (ctx->r->main) {
+            int k = j - 1;
+            while (k >= i && (p[k].flags & RW_RF_CHAIN) &&
+                   (p[k].flags & (RW_RF_NOSUBREQ | RW_RF_RFLAG)))
+                --k;
+            if (k < i || !(p[k].flags & RW_RF_CHAIN))
+                return j;
+        }
         while (j < n - 1 && (p[j].flags & RW_RF_CHAIN))
             ++j;
         i = j + 1;
@@ -1413,9 +1424,7 @@ static int apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules,
     request_rec *r = ctx->r;
     int i, rc, changed = ACT_NONE, rounds = 1;   /* passes, this one too */
 
-    /* not in sub-requests either: there [NS] and [R] rules are skipped
-     * alone, whereas a rule the index passes over fails with its chain */
-    if (ctx->perdir || ctx->tl >= 3 || r->main)
+    if (ctx->perdir || ctx->tl >= 3)
         ix = NULL;
 loop:
     for (i = 0; i < rules->nelts; ++i) {
