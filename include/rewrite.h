@@ -114,15 +114,23 @@ typedef enum {
 
 typedef struct rw_tpl_t rw_tpl_t;
 
+/* One field set a kind (32 bytes a piece: memory per rule matters at
+ * 10,000 rules). */
 typedef struct {
     rw_piece_kind_t kind;
-    const char *lit;      /** LIT: the text */
-    apr_size_t len;       /** LIT: its length */
-    int n;                /** RULEREF/CONDREF: the number */
-    rw_var_t var;         /** VAR */
-    const char *map;      /** MAP: the map name */
-    const rw_tpl_t *key;  /** MAP: the key, itself a template */
-    const rw_tpl_t *dflt; /** MAP: the default or NULL */
+    union {
+        struct {
+            const char *lit;      /** LIT: the text */
+            apr_size_t len;       /** LIT: its length */
+        };
+        int n;                    /** RULEREF/CONDREF: the number */
+        rw_var_t var;             /** VAR */
+        struct {
+            const char *map;      /** MAP: the map name */
+            const rw_tpl_t *key;  /** MAP: the key, itself a template */
+            const rw_tpl_t *dflt; /** MAP: the default or NULL */
+        };
+    };
 } rw_piece_t;
 
 struct rw_tpl_t {
