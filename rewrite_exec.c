@@ -1713,17 +1713,14 @@ static void set_script_vars(request_rec *r)
     const char *url = apr_table_get(r->subprocess_env, "REDIRECT_SCRIPT_URL");
 
     /* a sub-request (SSI include, DirectoryIndex, look-ahead) shows the
-     * main request's values, as with the stock module */
+     * main request's URL, empty when the engine did not run there, as
+     * with the stock module */
     if (r->main) {
-        const char *v;
-        if ((v = apr_table_get(r->main->subprocess_env, "SCRIPT_URL")))
-            apr_table_setn(r->subprocess_env, "SCRIPT_URL", v);
-        if ((v = apr_table_get(r->main->subprocess_env, "SCRIPT_URI")))
-            apr_table_setn(r->subprocess_env, "SCRIPT_URI", v);
-        return;
+        url = apr_table_get(r->main->subprocess_env, "SCRIPT_URL");
+        if (!url)
+            url = "";
     }
-
-    if (!url)
+    else if (!url)
         url = r->uri;
     apr_table_setn(r->subprocess_env, "SCRIPT_URL", url);
     apr_table_setn(r->subprocess_env, "SCRIPT_URI",
