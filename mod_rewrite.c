@@ -162,6 +162,7 @@ static int pre_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp)
     (void)ptemp;
     rw_map_pre_config(p);
     rw_parse_init(p);
+    rw_jit_begin(p);
     return OK;
 }
 
@@ -175,10 +176,17 @@ static int post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
     for (v = s; v; v = v->next) {
         rw_server_conf_t *sc = ap_get_module_config(v->module_config,
                                                     &rewrite_module);
-        if (sc && !sc->index && sc->rules)
-            sc->index = rw_index_build(p, (const rw_rule_t *)sc->rules->elts,
-                                       sc->rules->nelts);
+        if (sc && !sc->index && sc->rules) {
+            rw_rule_t *rules = (rw_rule_t *)sc->rules->elts;
+            int i, n = sc->rules->nelts;
+            sc->index = rw_index_build(p, rules, n);
+            for (i = 0; n >= RW_NOJIT_MIN_RULES && i < n; ++i)
+                if (rules[i].re && rules[i].re->lit &&
+                    rules[i].re->litlen >= 2 && !rules[i].negate)
+                    rules[i].re->nojit = 1;
+        }
     }
+    rw_jit_all();
     rw_exec_post_config();
     return rw_map_post_config(p, plog, ptemp, s);
 }

@@ -40,6 +40,28 @@ static uint32_t pcre_options(int nocase)
     return opts;
 }
 
+/* The patterns compiled while the configuration is read, waiting for
+ * their JIT code (rw_jit_all).  Written at config time only, by the one
+ * thread that reads the configuration. */
+static apr_array_header_t *jit_pending;
+
+void rw_jit_begin(apr_pool_t *pconf)
+{
+    jit_pending = apr_array_make(pconf, 64, sizeof(rw_regex_t *));
+}
+
+void rw_jit_all(void)
+{
+    int i;
+
+    for (i = 0; jit_pending && i < jit_pending->nelts; ++i) {
+        rw_regex_t *re = APR_ARRAY_IDX(jit_pending, i, rw_regex_t *);
+        if (!re->nojit)
+            (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
+    }
+    jit_pending = NULL;
+}
+
 static apr_status_t regex_cleanup(void *data)
 {
     rw_regex_t *re = data;
@@ -103,18 +125,28 @@ const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
     uint32_t ncaps = 0;
     rw_regex_t *re = apr_pcalloc(p, sizeof(*re));
 
+    /* An exact literal ("^/old/page-1$": plain characters between '^'
+     * and '$', no group) is decided by the prefilter alone and never run
+     * through PCRE: it gets no compiled code at all, which at 10,000
+     * such rules is most of the config time and of the memory. */
+    find_literal(p, pattern, nocase, re);
+    if (re->lit_exact) {
+        *out = re;
+        return NULL;
+    }
     re->code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
                              pcre_options(nocase), &err, &erroff, NULL);
     if (!re->code)
         return "cannot compile";
     pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &ncaps);
     re->ncaps = (int)ncaps;
-    find_literal(p, pattern, nocase, re);
-    /* JIT is an optimisation only: fall back to the interpreter.  An
-     * exact literal ("^/old/page-1$") is decided by the prefilter alone
-     * and never run through PCRE, so JIT code (a few KiB a pattern)
-     * would only take memory. */
-    if (!re->lit_exact)
+    /* JIT is an optimisation only: fall back to the interpreter.  While
+     * the configuration is read it waits for post_config (rw_jit_all):
+     * `apache2 -t` does not pay for it, and patterns in long lists are
+     * left out there. */
+    if (jit_pending && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_RUN_MPM)
+        APR_ARRAY_PUSH(jit_pending, rw_regex_t *) = re;
+    else
         (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
     apr_pool_cleanup_register(p, re, regex_cleanup, apr_pool_cleanup_null);
     *out = re;
@@ -446,9 +478,15 @@ static const char *each_flag(apr_pool_t *p, const char *flags,
     return NULL;
 }
 
+/* The first letters are compared before the whole names: a flag list
+ * is tried against some forty names, and 10,000 rules are common. */
 static int is_flag(const char *key, const char *shrt, const char *lng)
 {
-    return !strcasecmp(key, shrt) || (lng && !strcasecmp(key, lng));
+    int c = apr_toupper((unsigned char)*key);
+
+    return (c == apr_toupper((unsigned char)*shrt) && !strcasecmp(key, shrt)) ||
+           (lng && c == apr_toupper((unsigned char)*lng) &&
+            !strcasecmp(key, lng));
 }
 
 /* The status codes the stock module accepts for R=code. */
@@ -702,7 +740,8 @@ const char *rw_cmd_engine(cmd_parms *cmd, void *dconf, int flag)
      * record: every <Directory>, <Location> and .htaccess of the server
      * (and, from the main server, of every vhost) inherits the state
      * from it, as with the stock module. */
-    dc->state = flag ? 1 : 0;
+    if (dc)
+        dc->state = flag ? 1 : 0;
     if (cmd->path == NULL) {
         rw_server_conf_t *sc = ap_get_module_config(cmd->server->module_config,
                                                     &rewrite_module);
@@ -748,8 +787,10 @@ const char *rw_cmd_options(cmd_parms *cmd, void *dconf, const char *opt)
          * RewriteOptions line of their own take the options from it, as
          * with the stock module (like RewriteEngine) */
         rw_dir_conf_t *dc = dconf;
-        dc->options |= bit;
-        dc->options_set = 1;
+        if (dc) {
+            dc->options |= bit;
+            dc->options_set = 1;
+        }
     }
     if (cmd->path == NULL) {
         rw_server_conf_t *sc = ap_get_module_config(cmd->server->module_config,

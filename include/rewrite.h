@@ -34,7 +34,8 @@
 
 /** A compiled pattern; match data is per call, so this is shareable. */
 typedef struct {
-    pcre2_code *code;   /** compiled (and JIT-compiled where possible) */
+    pcre2_code *code;   /** compiled (and JIT-compiled where possible);
+                         *  NULL for an exact literal (lit_exact) */
     int ncaps;          /** number of capture groups in the pattern */
     /* Prefilter: every match starts with lit (ASCII case folded when
      * lit_nocase); with lit_exact the subject must equal lit, and then
@@ -47,6 +48,7 @@ typedef struct {
     int lit_nocase;
     int lit_exact;
     unsigned lithash;   /** lit_exact: rw_lit_hash() of lit */
+    int nojit;          /** set in post_config: no JIT code (rw_jit_all) */
 } rw_regex_t;
 
 /** Hash of s[0..n) (ASCII case folded when nocase), for the prefilter. */
@@ -309,6 +311,18 @@ extern module AP_MODULE_DECLARE_DATA rewrite_module
 /** Config time, once: sets up the per-process cache of compiled
  *  .htaccess lines. */
 void rw_parse_init(apr_pool_t *pconf);
+
+/** pre_config: patterns compiled from now on get their JIT code in
+ *  rw_jit_all (post_config), not at once. */
+void rw_jit_begin(apr_pool_t *pconf);
+/** post_config: JIT-compiles the patterns waiting for it, except those
+ *  marked nojit; later ones are JIT-compiled at once. */
+void rw_jit_all(void);
+
+/** Rule lists this long or longer: patterns with a literal prefix of two
+ *  or more characters get no JIT code (the index makes them run rarely,
+ *  and at 10,000 rules the code would take megabytes a process). */
+#define RW_NOJIT_MIN_RULES 1000
 
 /** Compiles pattern with the server's default regex options (plus
  *  PCRE2_CASELESS when nocase); error string or NULL. */

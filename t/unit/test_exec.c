@@ -462,6 +462,31 @@ static void test_file_conditions(void)
 /* ------------------------------------------------------------------ */
 /* The literal prefilter never changes whether a pattern matches        */
 
+
+/* The PCRE code of pattern with the module's options (for the exact
+ * literals, which the module runs without PCRE). */
+static pcre2_code *ref_code(const char *pattern, int nocase)
+{
+    int cflags = unit_default_cflags, err;
+    PCRE2_SIZE off;
+    uint32_t o = 0;
+    pcre2_code *code;
+
+    if (nocase || (cflags & AP_REG_ICASE))
+        o |= PCRE2_CASELESS;
+    if (cflags & AP_REG_NEWLINE)
+        o |= PCRE2_MULTILINE;
+    if (cflags & AP_REG_DOTALL)
+        o |= PCRE2_DOTALL;
+    if (cflags & AP_REG_DOLLAR_ENDONLY)
+        o |= PCRE2_DOLLAR_ENDONLY;
+    code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, o,
+                         &err, &off, NULL);
+    if (!code)
+        abort();
+    return code;
+}
+
 static void test_prefilter(void)
 {
     static const struct {
@@ -513,6 +538,8 @@ static void test_prefilter(void)
             int with, without;
             plain.lit = NULL;       /* PCRE alone decides */
             plain.lit_exact = 0;
+            if (!plain.code)        /* an exact literal: compiled here */
+                plain.code = ref_code(pats[i].pattern, pats[i].nocase);
             rw_ctx_t fctx;
             memset(&fctx, 0, sizeof(fctx));
             with = regex_match(r, re, subjects[j], NULL);

@@ -745,7 +745,9 @@ static void test_cond_flags(void)
     }
 }
 
-/* 1 when re matches s, 0 when not, -1 when re is NULL. */
+/* 1 when re matches s, 0 when not, -1 when re is NULL.  An exact
+ * literal has no PCRE code: s must be the literal (ASCII case folded
+ * for a caseless one), which is what PCRE would say. */
 static int re_matches(const rw_regex_t *re, const char *s)
 {
     pcre2_match_data *md;
@@ -753,6 +755,17 @@ static int re_matches(const rw_regex_t *re, const char *s)
 
     if (!re)
         return -1;
+    if (!re->code) {
+        apr_size_t i;
+        if (!re->lit_exact || strlen(s) != re->litlen)
+            return re->lit_exact ? 0 : -1;
+        for (i = 0; i < re->litlen; ++i)
+            if (s[i] != re->lit[i] &&
+                (!re->lit_nocase || apr_tolower((unsigned char)s[i]) !=
+                                    apr_tolower((unsigned char)re->lit[i])))
+                return 0;
+        return 1;
+    }
     md = pcre2_match_data_create(RW_MAX_REFS, NULL);
     rc = pcre2_match(re->code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
     pcre2_match_data_free(md);
