@@ -29,8 +29,11 @@ SANLIBS  = -fsanitize=address,undefined
 SAN_ENV  = LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
            ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 SANITIZE=1
 endif
-APXS_CFLAGS = $(foreach f,$(WARN) $(CSTD) $(VISIB) $(PCRE2_CFLAGS) $(SANFLAGS),-Wc,$(f))
-APXS_LDFLAGS = $(foreach f,$(SANLIBS),-Wl,$(f))
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line are
+# passed on (the Debian package build gives dpkg-buildflags' hardening ones).
+APXS_CFLAGS = $(foreach f,$(WARN) $(CSTD) $(VISIB) $(PCRE2_CFLAGS) $(SANFLAGS) \
+                $(CPPFLAGS) $(CFLAGS),-Wc,$(f))
+APXS_LDFLAGS = $(foreach f,$(SANLIBS) $(LDFLAGS),-Wl,$(f))
 
 MODULE  = .libs/mod_rewrite.so
 
@@ -40,8 +43,19 @@ $(MODULE): $(SRCS) $(HDRS) $(wildcard config.mk)
 	$(APXS) -c -o mod_rewrite.la -I include $(APXS_CFLAGS) $(APXS_LDFLAGS) \
 	    $(SRCS) $(PCRE2_LIBS)
 
-# LIBEXECDIR=DIR installs elsewhere than Apache's module directory.
+# LIBEXECDIR=DIR installs elsewhere than Apache's module directory.  On
+# Debian the file there belongs to a package (apache2-bin, or ours when
+# the .deb is installed): the package manager would put its own back
+# silently, so say so and point at `make deb` (README).
 install: $(MODULE) install-tools
+	@dest=$(or $(LIBEXECDIR),$$($(APXS) -q LIBEXECDIR))/mod_rewrite.so; \
+	owner=$$(dpkg-query -S "$$dest" 2>/dev/null | sed -n 's/: .*//; /^diversion by/d; p' | tail -n 1); \
+	if [ -n "$$owner" ]; then \
+	    echo "make install: WARNING: $$dest belongs to the Debian package(s) $$owner."; \
+	    echo "  The next upgrade or reinstall of $$owner puts its own file back, silently,"; \
+	    echo "  and undoing this means reinstalling $$owner.  On Debian and Ubuntu build"; \
+	    echo "  and install the package instead: make deb && apt-get install ./deb/*.deb"; \
+	fi >&2
 	$(APXS) -i $(if $(LIBEXECDIR),-S LIBEXECDIR=$(LIBEXECDIR)) -n rewrite mod_rewrite.la
 
 # C unit tests of the pure functions (no server needed).
@@ -135,7 +149,7 @@ install-tools:
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/rewrite-test
 	install -m 0755 tools/rewrite-test $(DESTDIR)$(PREFIX)/bin/rewrite-test
 	@mod=$$($(APXS) -q LIBEXECDIR)/mod_rewrite.so; \
-	want=$$(awk '$$2 ~ /modules\/mod_rewrite\.so$$/ {print $$1}' /var/lib/dpkg/info/apache2-bin.md5sums 2>/dev/null); \
+	want=$$(dpkg-query --control-show apache2-bin md5sums 2>/dev/null | awk '$$2 ~ /modules\/mod_rewrite\.so$$/ {print $$1}'); \
 	if [ -n "$$want" ] && [ -f "$$mod" ] && [ "$$(md5sum < "$$mod" | cut -d' ' -f1)" = "$$want" ]; then \
 	    install -m 0644 "$$mod" $(DESTDIR)$(PREFIX)/lib/rewrite-test/mod_rewrite-stock.so; \
 	    echo "kept a copy of the stock module for --compare-stock"; \
@@ -183,3 +197,34 @@ bench:
 	bash bench/run-all $(if $(filter 1,$(QUICK)),--quick)
 
 .PHONY: bench
+
+# ---------------------------------------------------------------------
+# Debian package (debian/, README "Installing on Debian"): the module in
+# place of apache2-bin's mod_rewrite.so (dpkg-divert), and rewrite-test.
+#   make deb         build it from a copy of the tree in deb/build/ (the
+#                    .deb, .dsc and .changes land in deb/), then lintian,
+#                    which must report no error and no warning
+#                    (apt-get install dpkg-dev debhelper lintian)
+#   make deb-cycle   install, reinstall apache2-bin, upgrade apache2,
+#                    remove and purge, checking which module answers each
+#                    time, in a Debian 12 chroot made by debootstrap in its
+#                    own network namespace (never on this machine)
+DEB_OUT = deb
+deb:
+	@for t in dpkg-buildpackage dh lintian; do command -v $$t >/dev/null || { \
+	    echo "deb: $$t missing: apt-get install dpkg-dev debhelper lintian" >&2; exit 1; }; done
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/build/src
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	    git ls-files -z --cached --others --exclude-standard; \
+	else find . -path ./.git -prune -o -path ./$(DEB_OUT) -prune -o -type f -print0; fi | \
+	    tar --null --ignore-failed-read -T - -cf - | tar -C $(DEB_OUT)/build/src -xf -
+	cd $(DEB_OUT)/build/src && dpkg-buildpackage -us -uc
+	mv $(DEB_OUT)/build/*.* $(DEB_OUT)/
+	rm -rf $(DEB_OUT)/build
+	lintian --fail-on error,warning --info --display-info $(DEB_OUT)/*.changes
+	@ls $(DEB_OUT)/*.deb
+
+deb-cycle:
+	bash debian/tests/cycle-in-chroot $(wildcard $(DEB_OUT)/*.deb)
+
+.PHONY: deb deb-cycle
