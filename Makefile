@@ -225,6 +225,6 @@ deb:
 	@ls $(DEB_OUT)/*.deb
 
 deb-cycle:
-	bash debian/tests/cycle-in-chroot $(wildcard $(DEB_OUT)/*.deb)
+	bash debian/tests/cycle-in-chroot $(wildcard $(DEB_OUT)/libapache2-mod-rewrite-cleanroom_*.deb)
 
 .PHONY: deb deb-cycle
