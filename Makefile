@@ -204,7 +204,7 @@ bench:
 #   make deb         build it from a copy of the tree in deb/build/ (the
 #                    .deb, .dsc and .changes land in deb/), then lintian,
 #                    which must report no error and no warning
-#                    (apt-get install dpkg-dev debhelper lintian)
+#                    (apt-get build-dep ./ && apt-get install lintian)
 #   make deb-cycle   install, reinstall apache2-bin, upgrade apache2,
 #                    remove and purge, checking which module answers each
 #                    time, in a Debian 12 chroot made by debootstrap in its
@@ -212,7 +212,7 @@ bench:
 DEB_OUT = deb
 deb:
 	@for t in dpkg-buildpackage dh lintian; do command -v $$t >/dev/null || { \
-	    echo "deb: $$t missing: apt-get install dpkg-dev debhelper lintian" >&2; exit 1; }; done
+	    echo "deb: $$t missing: apt-get build-dep ./ && apt-get install lintian" >&2; exit 1; }; done
 	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/build/src
 	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
 	    git ls-files -z --cached --others --exclude-standard; \
