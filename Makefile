@@ -49,12 +49,20 @@ $(MODULE): $(SRCS) $(HDRS) $(wildcard config.mk)
 # silently, so say so and point at `make deb` (README).
 install: $(MODULE) install-tools
 	@dest=$(or $(LIBEXECDIR),$$($(APXS) -q LIBEXECDIR))/mod_rewrite.so; \
-	owner=$$(dpkg-query -S "$$dest" 2>/dev/null | sed -n 's/: .*//; /^diversion by/d; p' | tail -n 1); \
-	if [ -n "$$owner" ]; then \
-	    echo "make install: WARNING: $$dest belongs to the Debian package(s) $$owner."; \
+	owners=$$(dpkg-query -S "$$dest" 2>/dev/null); \
+	diverter=$$(printf '%s\n' "$$owners" | sed -n 's/^diversion by \(.*\) from: .*/\1/p'); \
+	owner=$$(printf '%s\n' "$$owners" | sed -n '/^diversion by/d; s/: .*//p' | tail -n 1); \
+	if [ -n "$$diverter" ]; then \
+	    echo "make install: WARNING: $$dest is the Debian package $$diverter's"; \
+	    echo "  (it diverted apache2-bin's).  Overwriting it goes behind dpkg's back;"; \
+	    echo "  build and install the package again instead:"; \
+	    echo "  make deb && apt-get install ./deb/libapache2-mod-rewrite-cleanroom_*.deb"; \
+	elif [ -n "$$owner" ]; then \
+	    echo "make install: WARNING: $$dest belongs to the Debian package $$owner."; \
 	    echo "  The next upgrade or reinstall of $$owner puts its own file back, silently,"; \
 	    echo "  and undoing this means reinstalling $$owner.  On Debian and Ubuntu build"; \
-	    echo "  and install the package instead: make deb && apt-get install ./deb/*.deb"; \
+	    echo "  and install the package instead (README):"; \
+	    echo "  make deb && apt-get install ./deb/libapache2-mod-rewrite-cleanroom_*.deb"; \
 	fi >&2
 	$(APXS) -i $(if $(LIBEXECDIR),-S LIBEXECDIR=$(LIBEXECDIR)) -n rewrite mod_rewrite.la
 
@@ -221,7 +229,7 @@ deb:
 	cd $(DEB_OUT)/build/src && dpkg-buildpackage -us -uc
 	mv $(DEB_OUT)/build/*.* $(DEB_OUT)/
 	rm -rf $(DEB_OUT)/build
-	lintian --fail-on error,warning --info --display-info $(DEB_OUT)/*.changes
+	lintian --fail-on error,warning --display-info --show-overrides $(DEB_OUT)/*.changes
 	@ls $(DEB_OUT)/*.deb
 
 deb-cycle:
