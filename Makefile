@@ -229,7 +229,7 @@ deb:
 	cd $(DEB_OUT)/build/src && dpkg-buildpackage -us -uc
 	mv $(DEB_OUT)/build/*.* $(DEB_OUT)/
 	rm -rf $(DEB_OUT)/build
-	lintian --fail-on error,warning --display-info --show-overrides $(DEB_OUT)/*.changes
+	lintian --fail-on error,warning --display-info $(DEB_OUT)/*.changes
 	@ls $(DEB_OUT)/*.deb
 
 deb-cycle:
