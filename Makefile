@@ -1,7 +1,10 @@
 # Build, install and test the mod_rewrite reimplementation.
 #   make               build .libs/mod_rewrite.so with apxs
 #   make SANITIZE=1    the same with ASan + UBSan (see README)
-#   make install       install into Apache's module directory (replaces stock)
+#   make install       install into Apache's module directory (replaces stock;
+#                      on Debian and Ubuntu use the package instead:)
+#   make deb           the Debian package in deb/, checked by lintian
+#   make deb-cycle     its install/upgrade/remove test, in a chroot (as root)
 #   make test          unit tests, Apache::Test suite, differential suite
 #   make demo          start a demo server on 127.0.0.1:8080 (make demo-stop)
 
