@@ -1,7 +1,10 @@
 # Build, install and test the mod_rewrite reimplementation.
 #   make               build .libs/mod_rewrite.so with apxs
 #   make SANITIZE=1    the same with ASan + UBSan (see README)
-#   make install       install into Apache's module directory (replaces stock)
+#   make install       install into Apache's module directory (replaces stock;
+#                      on Debian and Ubuntu use the package instead:)
+#   make deb           the Debian package in deb/, checked by lintian
+#   make deb-cycle     its install/upgrade/remove test, in a chroot (as root)
 #   make test          unit tests, Apache::Test suite, differential suite
 #   make demo          start a demo server on 127.0.0.1:8080 (make demo-stop)
 
@@ -29,8 +32,11 @@ SANLIBS  = -fsanitize=address,undefined
 SAN_ENV  = LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
            ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 SANITIZE=1
 endif
-APXS_CFLAGS = $(foreach f,$(WARN) $(CSTD) $(VISIB) $(PCRE2_CFLAGS) $(SANFLAGS),-Wc,$(f))
-APXS_LDFLAGS = $(foreach f,$(SANLIBS),-Wl,$(f))
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line are
+# passed on (the Debian package build gives dpkg-buildflags' hardening ones).
+APXS_CFLAGS = $(foreach f,$(WARN) $(CSTD) $(VISIB) $(PCRE2_CFLAGS) $(SANFLAGS) \
+                $(CPPFLAGS) $(CFLAGS),-Wc,$(f))
+APXS_LDFLAGS = $(foreach f,$(SANLIBS) $(LDFLAGS),-Wl,$(f))
 
 MODULE  = .libs/mod_rewrite.so
 
@@ -40,8 +46,27 @@ $(MODULE): $(SRCS) $(HDRS) $(wildcard config.mk)
 	$(APXS) -c -o mod_rewrite.la -I include $(APXS_CFLAGS) $(APXS_LDFLAGS) \
 	    $(SRCS) $(PCRE2_LIBS)
 
-# LIBEXECDIR=DIR installs elsewhere than Apache's module directory.
+# LIBEXECDIR=DIR installs elsewhere than Apache's module directory.  On
+# Debian the file there belongs to a package (apache2-bin, or ours when
+# the .deb is installed): the package manager would put its own back
+# silently, so say so and point at `make deb` (README).
 install: $(MODULE) install-tools
+	@dest=$(or $(LIBEXECDIR),$$($(APXS) -q LIBEXECDIR))/mod_rewrite.so; \
+	owners=$$(dpkg-query -S "$$dest" 2>/dev/null); \
+	diverter=$$(printf '%s\n' "$$owners" | sed -n 's/^diversion by \(.*\) from: .*/\1/p'); \
+	owner=$$(printf '%s\n' "$$owners" | sed -n '/^diversion by/d; s/: .*//p' | tail -n 1); \
+	if [ -n "$$diverter" ]; then \
+	    echo "make install: WARNING: $$dest is the Debian package $$diverter's"; \
+	    echo "  (it diverted apache2-bin's).  Overwriting it goes behind dpkg's back;"; \
+	    echo "  build and install the package again instead:"; \
+	    echo "  make deb && apt-get install ./deb/libapache2-mod-rewrite-cleanroom_*.deb"; \
+	elif [ -n "$$owner" ]; then \
+	    echo "make install: WARNING: $$dest belongs to the Debian package $$owner."; \
+	    echo "  The next upgrade or reinstall of $$owner puts its own file back, silently,"; \
+	    echo "  and undoing this means reinstalling $$owner.  On Debian and Ubuntu build"; \
+	    echo "  and install the package instead (README):"; \
+	    echo "  make deb && apt-get install ./deb/libapache2-mod-rewrite-cleanroom_*.deb"; \
+	fi >&2
 	$(APXS) -i $(if $(LIBEXECDIR),-S LIBEXECDIR=$(LIBEXECDIR)) -n rewrite mod_rewrite.la
 
 # C unit tests of the pure functions (no server needed).
@@ -135,7 +160,7 @@ install-tools:
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/rewrite-test
 	install -m 0755 tools/rewrite-test $(DESTDIR)$(PREFIX)/bin/rewrite-test
 	@mod=$$($(APXS) -q LIBEXECDIR)/mod_rewrite.so; \
-	want=$$(awk '$$2 ~ /modules\/mod_rewrite\.so$$/ {print $$1}' /var/lib/dpkg/info/apache2-bin.md5sums 2>/dev/null); \
+	want=$$(dpkg-query --control-show apache2-bin md5sums 2>/dev/null | awk '$$2 ~ /modules\/mod_rewrite\.so$$/ {print $$1}'); \
 	if [ -n "$$want" ] && [ -f "$$mod" ] && [ "$$(md5sum < "$$mod" | cut -d' ' -f1)" = "$$want" ]; then \
 	    install -m 0644 "$$mod" $(DESTDIR)$(PREFIX)/lib/rewrite-test/mod_rewrite-stock.so; \
 	    echo "kept a copy of the stock module for --compare-stock"; \
@@ -183,3 +208,34 @@ bench:
 	bash bench/run-all $(if $(filter 1,$(QUICK)),--quick)
 
 .PHONY: bench
+
+# ---------------------------------------------------------------------
+# Debian package (debian/, README "Installing on Debian"): the module in
+# place of apache2-bin's mod_rewrite.so (dpkg-divert), and rewrite-test.
+#   make deb         build it from a copy of the tree in deb/build/ (the
+#                    .deb, .dsc and .changes land in deb/), then lintian,
+#                    which must report no error and no warning
+#                    (apt-get build-dep ./ && apt-get install lintian)
+#   make deb-cycle   install, reinstall apache2-bin, upgrade apache2,
+#                    remove and purge, checking which module answers each
+#                    time, in a Debian 12 chroot made by debootstrap in its
+#                    own network namespace (never on this machine)
+DEB_OUT = deb
+deb:
+	@for t in dpkg-buildpackage dh lintian; do command -v $$t >/dev/null || { \
+	    echo "deb: $$t missing: apt-get build-dep ./ && apt-get install lintian" >&2; exit 1; }; done
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/build/src
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	    git ls-files -z --cached --others --exclude-standard; \
+	else find . -path ./.git -prune -o -path ./$(DEB_OUT) -prune -o -type f -print0; fi | \
+	    tar --null --ignore-failed-read -T - -cf - | tar -C $(DEB_OUT)/build/src -xf -
+	cd $(DEB_OUT)/build/src && dpkg-buildpackage -us -uc
+	mv $(DEB_OUT)/build/*.* $(DEB_OUT)/
+	rm -rf $(DEB_OUT)/build
+	lintian --fail-on error,warning --display-info $(DEB_OUT)/*.changes
+	@ls $(DEB_OUT)/*.deb
+
+deb-cycle:
+	bash debian/tests/cycle-in-chroot $(wildcard $(DEB_OUT)/libapache2-mod-rewrite-cleanroom_*.deb)
+
+.PHONY: deb deb-cycle

@@ -37,7 +37,8 @@ TOP = os.path.dirname(BENCH)
 WLDIR = os.path.join(BENCH, 'workloads')
 HTTPD = os.environ.get('APACHE2', '/usr/sbin/apache2')
 MODDIR = os.environ.get('RW_MODDIR', '/usr/lib/apache2/modules')
-STOCK = os.path.join(MODDIR, 'mod_rewrite.so')
+# prints Debian's own mod_rewrite.so, checked against apache2-bin's md5sums
+STOCK_FINDER = os.path.join(TOP, 'tools', 'stock-module')
 DEFAULT_UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
 DEFAULT_HOST = 'example.com'
 # the callgrind dumps are triggered by a request to mod_status on a second
@@ -1265,7 +1266,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--quick', action='store_true', help='~3 minute subset')
     ap.add_argument('--ours', default=os.environ.get('RW_MODULE', os.path.join(TOP, '.libs', 'mod_rewrite.so')))
-    ap.add_argument('--stock', default=STOCK)
+    ap.add_argument('--stock', help="default: the one tools/stock-module finds, Debian's own")
     ap.add_argument('--only', action='append', help='workload name (a b c d e100 e1000 e10000 e2-100 e2-10000 e3-100 e3-10000 e4-100 e4-10000), repeatable')
     ap.add_argument('--no-wrk', action='store_true', help='skip responses/wrk/RSS')
     ap.add_argument('--no-callgrind', action='store_true')
@@ -1302,6 +1303,12 @@ def main():
     for tool in ([HTTPD, 'valgrind', 'wrk', 'httxt2dbm']):
         if not shutil.which(tool):
             sys.exit('bench: %s not found (see bench/README.md)' % tool)
+    if opts.stock is None:
+        found = subprocess.run([STOCK_FINDER], stdout=subprocess.PIPE,
+                               universal_newlines=True)
+        if found.returncode != 0:
+            sys.exit("bench: refusing to run without Debian's stock module (see above)")
+        opts.stock = found.stdout.strip()
     for m in (opts.ours, opts.stock):
         if not os.path.isfile(m):
             sys.exit('bench: module not found: %s' % m)

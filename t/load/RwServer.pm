@@ -34,7 +34,6 @@ use Time::HiRes qw(sleep time);
 
 our $HTTPD  = $ENV{RW_HTTPD}  || '/usr/sbin/apache2';
 our $MODDIR = $ENV{RW_MODDIR} || '/usr/lib/apache2/modules';
-our $STOCK  = "$MODDIR/mod_rewrite.so";
 
 # Lines of an error log (or of a sanitizer's log file) that count as a
 # crash or a sanitizer report.
@@ -57,7 +56,15 @@ sub our_module {
     return -f $built ? $built : undef;
 }
 
-sub stock_module { -f $STOCK ? $STOCK : undef }
+# Debian's own mod_rewrite.so, as tools/stock-module finds it (checked
+# against apache2-bin's md5sums); dies when it is not there or not Debian's.
+sub stock_module {
+    my $finder = dirname(t_dir()) . '/tools/stock-module';
+    local $ENV{RW_MODDIR} = $MODDIR;
+    chomp(my $path = `"$finder"`);
+    die "RwServer: no stock module to compare with (see above)\n" if $? != 0 || $path eq '';
+    return $path;
+}
 
 my %taken;      # ports handed out by this process
 

@@ -47,7 +47,8 @@ case $build in
         [ -f "$so" ] || { echo "load: $so not found (make first)" >&2; exit 2; }
         run --module "$so" --label "normal build" ;;
     stock)
-        run --module /usr/lib/apache2/modules/mod_rewrite.so --label "stock module" ;;
+        so=$("$top/tools/stock-module") || exit 2
+        run --module "$so" --label "stock module" ;;
     sanitize) ;;
     *) echo "load: LOAD_BUILD must be sanitize, normal, both or stock" >&2; exit 2 ;;
 esac
