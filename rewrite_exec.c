@@ -322,16 +322,22 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
 
     if (re->lit && cannot_match(re, s))
         return 0;
-    if (re->lit && re->lit_exact) {
-        /* "^literal$": s is the literal, the match is all of it and
-         * there are no groups; PCRE would only say the same */
+    if (!re->code) {
+        /* no PCRE code: "^literal$" (s is the literal, no group),
+         * "^literal" ($0 is the literal) or "^literal(.*)$" ($0 all of s,
+         * $1 the rest); PCRE would only say the same */
         if (m) {
+            int len = re->lit_rest ? (int)strlen(s) : (int)re->litlen;
             m->subject = s;
-            m->n = 1;
+            m->n = re->lit_rest ? 2 : 1;
             m->ov[0] = 0;
-            m->ov[1] = (int)re->litlen;
+            m->ov[1] = len;
             for (i = 2; i < 2 * RW_MAX_REFS; ++i)
                 m->ov[i] = -1;
+            if (re->lit_rest) {
+                m->ov[2] = (int)re->litlen;
+                m->ov[3] = len;
+            }
         }
         return 1;
     }

@@ -115,6 +115,12 @@ static void find_literal(apr_pool_t *p, const char *pat, int nocase,
                     (cflags & AP_REG_DOLLAR_ENDONLY);
     if (re->lit_exact)
         re->lithash = rw_lit_hash(lit, n, re->lit_nocase);
+    /* "^literal" alone, and "^literal(.*)$" when '.' takes every byte
+     * (RegexDefaultOptions DOTALL, the default): decided without PCRE
+     * too, $1 being the rest of the subject */
+    re->lit_only = *c == '\0';
+    re->lit_rest = (cflags & AP_REG_DOTALL) &&
+                   (!strcmp(c, "(.*)$") || !strcmp(c, "(.*)"));
 }
 
 const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
@@ -126,11 +132,13 @@ const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
     rw_regex_t *re = apr_pcalloc(p, sizeof(*re));
 
     /* An exact literal ("^/old/page-1$": plain characters between '^'
-     * and '$', no group) is decided by the prefilter alone and never run
-     * through PCRE: it gets no compiled code at all, which at 10,000
-     * such rules is most of the config time and of the memory. */
+     * and '$', no group), a literal prefix alone or followed by "(.*)$"
+     * is decided by the prefilter alone and never run through PCRE: it
+     * gets no compiled code at all, which at 10,000 such rules is most
+     * of the config time and of the memory. */
     find_literal(p, pattern, nocase, re);
-    if (re->lit_exact) {
+    if (re->lit_exact || re->lit_only || re->lit_rest) {
+        re->ncaps = re->lit_rest ? 1 : 0;
         *out = re;
         return NULL;
     }

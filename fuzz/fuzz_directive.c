@@ -248,7 +248,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* 6: a regex */
     if (!rw_regex_compile(p, piece[5], (mode & 32) != 0, &re))
-        FZ_CHECK(re && (re->code || (re->lit_exact && re->ncaps == 0)) &&
+        FZ_CHECK(re && (re->code || ((re->lit_exact || re->lit_only ||
+                                      re->lit_rest) && re->lit)) &&
                  re->ncaps >= 0, "compiled regex");
 
     /* 7: RewriteOptions and RewriteBase */

@@ -35,7 +35,7 @@
 /** A compiled pattern; match data is per call, so this is shareable. */
 typedef struct {
     pcre2_code *code;   /** compiled (and JIT-compiled where possible);
-                         *  NULL for an exact literal (lit_exact) */
+                         *  NULL for lit_exact, lit_only, lit_rest */
     int ncaps;          /** number of capture groups in the pattern */
     /* Prefilter: every match starts with lit (ASCII case folded when
      * lit_nocase); with lit_exact the subject must equal lit, and then
@@ -47,6 +47,9 @@ typedef struct {
     apr_size_t litlen;
     int lit_nocase;
     int lit_exact;
+    int lit_only;       /** the pattern is "^lit": no PCRE code */
+    int lit_rest;       /** the pattern is "^lit(.*)$" with DOTALL: no
+                         *  PCRE code, $1 is the rest of the subject */
     unsigned lithash;   /** lit_exact: rw_lit_hash() of lit */
     int nojit;          /** set in post_config: no JIT code (rw_jit_all) */
 } rw_regex_t;

@@ -510,13 +510,20 @@ static void test_prefilter(void)
         { "^/a[bc]d$", 0, "/a", 0 },
         { "^/q\\?x$", 0, "/q?x", 1 },
         { "^/\xc3\xa9$", 1, "/\xc3\xa9", 1 },
+        /* decided without PCRE as well: a prefix, a prefix and the rest */
+        { "^/old/(.*)$", 0, "/old/", 0 },
+        { "^/OLD/(.*)", 1, "/OLD/", 0 },
+        { "^/a.b/(.*)x$", 0, "/a", 0 },
+        { "^/ab(.*)$", 0, "/ab", 0 },
+        { "^/a(.*)$x", 0, "/a", 0 },
     };
     static const char *subjects[] = {
         "/old/page-123", "/old/page-1234", "/old/page-12", "/OLD/page-123",
         "/a.b/x", "/axb/x", "/ac", "/abc", "/abbc", "/abbbc", "/b", "/a",
         "/xy", "/xz", "/x", "123", "/foo", "/FOO", "/fOo/bar", "/abd",
         "/acd", "/q?x", "/qx", "/\xc3\xa9", "/\xc3\x89", "", "/",
-        "/old/page-123\n",
+        "/old/page-123\n", "/old/", "/old/x/y", "/old/x\ny", "/Old/a",
+        "/ab\n", "/ab", "/a.b/zx",
     };
     apr_size_t i, j;
 

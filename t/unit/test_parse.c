@@ -746,8 +746,9 @@ static void test_cond_flags(void)
 }
 
 /* 1 when re matches s, 0 when not, -1 when re is NULL.  An exact
- * literal has no PCRE code: s must be the literal (ASCII case folded
- * for a caseless one), which is what PCRE would say. */
+ * literal or a literal prefix has no PCRE code: s must be (or start
+ * with) the literal (ASCII case folded for a caseless one), which is
+ * what PCRE would say. */
 static int re_matches(const rw_regex_t *re, const char *s)
 {
     pcre2_match_data *md;
@@ -757,8 +758,8 @@ static int re_matches(const rw_regex_t *re, const char *s)
         return -1;
     if (!re->code) {
         apr_size_t i;
-        if (!re->lit_exact || strlen(s) != re->litlen)
-            return re->lit_exact ? 0 : -1;
+        if (strlen(s) < re->litlen || (re->lit_exact && strlen(s) != re->litlen))
+            return 0;
         for (i = 0; i < re->litlen; ++i)
             if (s[i] != re->lit[i] &&
                 (!re->lit_nocase || apr_tolower((unsigned char)s[i]) !=
