@@ -289,6 +289,7 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
                        rw_match_t *m)
 {
     pcre2_match_data *md;
+    apr_size_t len;
     int rc, i;
 
     if (re->lit && cannot_match(re, s))
@@ -309,12 +310,31 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
     md = match_data(r);
     if (!md)
         return 0;
-    rc = pcre2_match(re->code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
+    len = strlen(s);
+    rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
+    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+        /* The JIT failed (its stack overflows on long subjects; its match
+         * limit counts otherwise than the interpreter's): the answer is
+         * the interpreter's, with PCRE2's default limits, as in the stock
+         * module.  A JIT error must never read as "no match": a deny rule
+         * would let the request pass. */
+        rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, PCRE2_NO_JIT, md,
+                         NULL);
+    }
     if (rc < 0) {
-        if (rc != PCRE2_ERROR_NOMATCH)
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "regex match failed (PCRE2 error %d) on '%s'",
-                          rc, ap_escape_logitem(r->pool, s));
+        if (rc != PCRE2_ERROR_NOMATCH) {
+            /* the match limit (catastrophic backtracking): the stock
+             * module takes it as "no match" without a word; so do we,
+             * and say it */
+            PCRE2_UCHAR msg[120];
+            if (pcre2_get_error_message(rc, msg, sizeof(msg)) < 0)
+                strcpy((char *)msg, "unknown error");
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          "mod_rewrite: regex match of '%s' against %" APR_SIZE_T_FMT
+                          " bytes failed (PCRE2 error %d: %s): taken as no "
+                          "match, as in the stock module", re->src, len, rc,
+                          (const char *)msg);
+        }
         return 0;
     }
     if (m) {

@@ -109,6 +109,7 @@ const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
         return "cannot compile";
     pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &ncaps);
     re->ncaps = (int)ncaps;
+    re->src = apr_pstrdup(p, pattern);
     find_literal(p, pattern, nocase, re);
     /* JIT is an optimisation only: fall back to the interpreter.  An
      * exact literal ("^/old/page-1$") is decided by the prefilter alone

@@ -35,6 +35,7 @@
 /** A compiled pattern; match data is per call, so this is shareable. */
 typedef struct {
     pcre2_code *code;   /** compiled (and JIT-compiled where possible) */
+    const char *src;    /** the pattern as compiled, for error logs */
     int ncaps;          /** number of capture groups in the pattern */
     /* Prefilter: every match starts with lit (ASCII case folded when
      * lit_nocase); with lit_exact the subject must equal lit, and then

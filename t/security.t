@@ -349,6 +349,24 @@ my @t = (
     [ rw_sec => 'GET /btc/?' . ('a' x 44) . 'b', [], 404, undef, undef ],
 );
 
+# Issue 13: the same table format, vhost rw_sec13 (t/htdocs/security13/)
+my $s1500 = 's' x 1500;
+my @sec13 = (
+    # --- 3. a JIT stack overflow is not "no match": the interpreter answers
+    [ rw_sec13 => "GET /5g/?q=%3C${s1500}cript%3E", [], 403, undef, undef ],
+    [ rw_sec13 => 'GET /5g/?q=%3Cscript%3E', [], 403, undef, undef ],
+    [ rw_sec13 => 'GET /5g/?q=harmless', [], 200, undef, echo('/5g/?q=harmless', 'passed', '/5g/', undef) ],
+    [ rw_sec13 => "GET /d/?q=%3C${s1500}cript%3E", [], 403, undef, undef ],
+    [ rw_sec13 => 'GET /ne/' . ('a' x 3000), [], 200, undef, echo('/ne/' . ('a' x 3000), 'clean', '/ne/' . ('a' x 3000), undef) ],
+    [ rw_sec13 => 'GET /ne/' . ('a' x 3000) . 'evil', [], 200, undef, echo('/ne/' . ('a' x 3000) . 'evil', 'evil', '/ne/' . ('a' x 3000) . 'evil', undef) ],
+    [ rw_sec13 => 'GET /btc/?' . ('a' x 3000), [], 200, undef, echo('/btc/?' . ('a' x 3000), 'btc=matched', '/btc/', undef) ],
+    #     the match limit (catastrophic backtracking) reads as no match, as
+    #     in stock, with a warning
+    [ rw_sec13 => 'GET /btc/?' . ('a' x 44) . 'b', [], 200, undef, echo('/btc/?' . ('a' x 44) . 'b', 'btc=fallthrough', '/btc/', undef),
+      qr/mod_rewrite: regex match of '\^\(a\|aa\)\+\$' against 45 bytes failed \(PCRE2 error -47: match limit exceeded\): taken as no match/ ],
+);
+push @t, @sec13;
+
 # 13: requests whose URL carries CR, LF and ESC, logged at trace3
 my @logreq = (
     'GET /log/a%0d%0aXINJ%20secmark1%1b[31mred%0d',
