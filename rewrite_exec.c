@@ -1308,6 +1308,19 @@ loop:
             changed = (rc == ACT_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
             rwlog(ctx, 2, "setting lastsub to rule with output %s",
                   p[i].output);
+            /* a result longer than two request lines (URL-path, or the
+             * redirect or proxy target; the query string is split off)
+             * ends the request, as in stock: rules that grow their
+             * input ([N], or internal redirects) stop here and not
+             * when memory runs out */
+            if (strlen(r->filename) > 2 * (apr_size_t)r->server->limit_req_line) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              "RewriteRule '%s' and URI '%s' exceeded "
+                              "maximum length (%d)", p[i].pattern, r->uri,
+                              2 * r->server->limit_req_line);
+                r->status = HTTP_INTERNAL_SERVER_ERROR;
+                return ACT_STATUS;
+            }
             if (ctx->unsafe_3f) {
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10508)
                               "Unsafe URL with %%3f URL rewritten without "

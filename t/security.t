@@ -357,6 +357,8 @@ my @sec13 = (
     [ rw_sec13 => 'GET /5g/?q=%3Cscript%3E', [], 403, undef, undef ],
     [ rw_sec13 => 'GET /5g/?q=harmless', [], 200, undef, echo('/5g/?q=harmless', 'passed', '/5g/', undef) ],
     [ rw_sec13 => "GET /d/?q=%3C${s1500}cript%3E", [], 403, undef, undef ],
+    [ rw_sec13 => 'GET /d/?q=%3Cscript%3E', [], 403, undef, undef ],
+    [ rw_sec13 => 'GET /d/?q=harmless', [], 200, undef, "sec13 dir\n" ],
     [ rw_sec13 => 'GET /ne/' . ('a' x 3000), [], 200, undef, echo('/ne/' . ('a' x 3000), 'clean', '/ne/' . ('a' x 3000), undef) ],
     [ rw_sec13 => 'GET /ne/' . ('a' x 3000) . 'evil', [], 200, undef, echo('/ne/' . ('a' x 3000) . 'evil', 'evil', '/ne/' . ('a' x 3000) . 'evil', undef) ],
     [ rw_sec13 => 'GET /btc/?' . ('a' x 3000), [], 200, undef, echo('/btc/?' . ('a' x 3000), 'btc=matched', '/btc/', undef) ],
@@ -364,8 +366,37 @@ my @sec13 = (
     #     in stock, with a warning
     [ rw_sec13 => 'GET /btc/?' . ('a' x 44) . 'b', [], 200, undef, echo('/btc/?' . ('a' x 44) . 'b', 'btc=fallthrough', '/btc/', undef),
       qr/mod_rewrite: regex match of '\^\(a\|aa\)\+\$' against 45 bytes failed \(PCRE2 error -47: match limit exceeded\): taken as no match/ ],
+    # --- 4. a result longer than 2 x LimitRequestLine ends the request
+    [ rw_sec13 => 'GET /grow/ab', [], 500, undef, qr/Internal Server Error/,
+      qr/\[rewrite:error\] .* RewriteRule '\^\/grow\/\(\.\*\)\$' and URI '\/grow\/ab' exceeded maximum length \(16380\)$/ ],
+    [ rw_sec13 => 'GET /g/x', [], 500, undef, qr/Internal Server Error/,
+      qr/RewriteRule '\^\/g\/\(\.\*\)\$' and URI '\/g\/x' exceeded maximum length \(16380\)$/ ],
+    [ rw_sec13 => 'GET /big/' . ('a' x 2100), [], 500, undef, qr/Internal Server Error/,
+      qr/RewriteRule '\^\/big\/\(\.\*\)\$' and URI '\/big\/a+' exceeded maximum length \(16380\)$/ ],
+    #     the query string does not count
+    [ rw_sec13 => 'GET /bigq/' . ('a' x 2100), [], 200, undef,
+      echo('/bigq/' . ('a' x 2100), 'a' x 16800, '/bigq/' . ('a' x 2100), undef) ],
+    #     'proxy:http://127.0.0.1:1/' + 4 x 4089 = 16381 (port 1: 503 when proxied)
+    [ rw_sec13 => 'GET /pe/' . ('a' x 4089), [], 500, undef, qr/Internal Server Error/,
+      qr/exceeded maximum length \(16380\)$/ ],
+    [ rw_sec13 => 'GET /pe/' . ('a' x 4088), [], 503, undef, qr/Service Unavailable/ ],
+    [ rw_sec13 => 'GET /d/grow/ab', [], 500, undef, qr/Internal Server Error/,
+      qr/RewriteRule '\^grow\/\(\.\*\)\$' and URI '\/d\/grow\/ab' exceeded maximum length \(16380\)$/ ],
+    [ rw_sec13 => 'GET /d/big/' . ('a' x 2100), [], 500, undef, qr/Internal Server Error/,
+      qr/RewriteRule '\^big\/\(\.\*\)\$' and URI '\/d\/big\/a+' exceeded maximum length \(16380\)$/ ],
+    #     rewrite loops are halted (httpd's own test "PR 60478 rewrite loop is halted")
+    [ rw_sec13_loop => 'GET /loop/a', [], 500, undef, qr/Internal Server Error/,
+      qr/RewriteRule '\^\/loop\/\(\.\*\)\$' and URI '\/loop\/a' exceeded maximum length \(16380\)$/ ],
+    [ rw_sec13_loop => 'GET /pr60478/a/X/b', [], 500, undef, qr/Internal Server Error/,
+      qr/RewriteRule '\^\(\.\+\)\/X\/\(\.\+\)\$' and URI '\/pr60478\/a\/X\/b' exceeded maximum length \(16380\)$/ ],
 );
 push @t, @sec13;
+# ... and answer at once (stock: 0.03 s; before, /g/x took about 1 GB
+# and /grow/ab never answered): [vhost, request, seconds]
+my @sec13_time = (
+    [ rw_sec13 => 'GET /g/x', 5 ], [ rw_sec13 => 'GET /grow/ab', 5 ],
+    [ rw_sec13_loop => 'GET /loop/a', 5 ], [ rw_sec13_loop => 'GET /pr60478/a/X/b', 5 ],
+);
 
 # 13: requests whose URL carries CR, LF and ESC, logged at trace3
 my @logreq = (
@@ -376,7 +407,7 @@ my @logreq = (
 
 plan tests => 3 * @t + scalar(grep { $_->[6] } @t)
             + eval { my $n = 0; $n += keys %{ $_->[7] || {} } for @t; $n }
-            + 4 * @logreq + 3,
+            + 4 * @logreq + 3 + @sec13_time,
     need need_module('rewrite'), need_module('proxy'), need_module('proxy_http'),
          need_cgi;
 
@@ -468,4 +499,12 @@ for my $line (@logreq) {
     my @bad = grep { /XINJ/ && !/^\[/ } split /\n/, $l;
     ok t_cmp(scalar(@bad), 0, "$line: no line of the error_log starts with request data")
         or t_debug(join "\n", @bad);
+}
+
+# --- issue 13, 4: growing rewrites end in time
+for my $t (@sec13_time) {
+    my ($vh, $line, $max) = @$t;
+    my $r = raw($vh, $line);
+    ok t_cmp($r->{code} eq '500' && $r->{secs} < $max ? 'in time' : "$r->{code} after $r->{secs} s",
+             'in time', "$vh: $line: 500 within $max s");
 }
