@@ -306,6 +306,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rw_regex_compile(p, piece[1], (rule->flags & RW_RF_NOCASE) != 0,
                              &re))
             goto done;
+        rw_regex_jit(re);
         /* long subjects: the JIT's stack overflows on them */
         if (caps[0] & 16)
             piece[2] = repeat(p, piece[2], 20000);

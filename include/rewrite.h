@@ -297,9 +297,15 @@ extern module AP_MODULE_DECLARE_DATA rewrite_module
 void rw_parse_init(apr_pool_t *pconf);
 
 /** Compiles pattern with the server's default regex options (plus
- *  PCRE2_CASELESS when nocase); error string or NULL. */
+ *  PCRE2_CASELESS when nocase), without JIT (rw_regex_jit); error
+ *  string or NULL. */
 const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
                              rw_regex_t **out);
+
+/** JIT-compiles re (not an exact literal, which never reaches PCRE);
+ *  the interpreter stays the fallback.  Config time, or on a private
+ *  copy: never on a regex other threads may be matching with. */
+void rw_regex_jit(rw_regex_t *re);
 
 /** Splits text into pieces; error string or NULL. */
 const char *rw_parse_template(apr_pool_t *p, const char *text,
