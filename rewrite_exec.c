@@ -1537,6 +1537,19 @@ static char *expand_tilde(request_rec *r, char *uri)
     return apr_pstrcat(r->pool, home, rest ? rest : "", NULL);
 }
 
+/* [END] was applied to this request or to one it was internally
+ * redirected from (per-directory re-injection, ErrorDocument): it holds
+ * for all of them, as in stock.  It does not pass into sub-requests
+ * (DirectoryIndex, look-ups, SSI): their rules run, so a rule that
+ * refuses a file still refuses it when mod_dir looks it up. */
+static int end_seen(request_rec *r)
+{
+    for (; r; r = r->prev)
+        if (apr_table_get(r->notes, NOTE_END))
+            return 1;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Server context: translate_name                                      */
 
@@ -1570,6 +1583,12 @@ int rw_exec_server(request_rec *r)
         return DECLINED;
     rules = own ? sc->rules : NULL;
     ctx_init(&ctx, r);
+
+    if (end_seen(r)) {
+        rwlog_nodir(&ctx, 8, "Declining, no further rewriting due to END "
+                    "flag");
+        return DECLINED;
+    }
 
     if (!r->uri ||
         (!(own && (sc->options & RW_OPT_ANYURI)) && r->uri[0] != '/')) {
@@ -1645,13 +1664,6 @@ int rw_exec_server(request_rec *r)
 /* ------------------------------------------------------------------ */
 /* Directory context: fixups                                           */
 
-static int end_seen(request_rec *r)
-{
-    for (; r; r = r->prev ? r->prev : r->main)
-        if (apr_table_get(r->notes, NOTE_END))
-            return 1;
-    return 0;
-}
 
 int rw_exec_dir(request_rec *r)
 {

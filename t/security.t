@@ -389,6 +389,16 @@ my @sec13 = (
       qr/RewriteRule '\^\/loop\/\(\.\*\)\$' and URI '\/loop\/a' exceeded maximum length \(16380\)$/ ],
     [ rw_sec13_loop => 'GET /pr60478/a/X/b', [], 500, undef, qr/Internal Server Error/,
       qr/RewriteRule '\^\(\.\+\)\/X\/\(\.\+\)\$' and URI '\/pr60478\/a\/X\/b' exceeded maximum length \(16380\)$/ ],
+    # --- 7. [END]: not into sub-requests, but into internal redirects
+    [ rw_sec13 => 'GET /sf/', [], 403, undef, undef ],
+    [ rw_sec13 => 'GET /sf/index.html', [], 403, undef, undef ],
+    [ rw_sec13 => 'GET /dx/x', [], 404, undef, undef ],
+    [ rw_sec13 => 'GET /dx/y', [], 200, undef, "sec13 file\n" ],
+    [ rw_sec13 => 'GET /gone', [], 404, undef,
+      qr{<p>Additionally, a 404 Not Found\nerror was encountered while trying to use an ErrorDocument to handle the request.</p>} ],
+    [ rw_sec13 => 'GET /gonel', [], 404, undef, "the error page\n" ],
+    [ rw_sec13 => 'GET /pt/x', [], 200, undef,
+      "PATH_INFO=/x\nPATH_TRANSLATED=$docroot/security13/x\n" ],
 );
 push @t, @sec13;
 # ... and answer at once (stock: 0.03 s; before, /g/x took about 1 GB
