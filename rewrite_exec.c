@@ -1056,20 +1056,28 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
                           !strcasecmp(f[5], "1") ||
                           !strcasecmp(f[5], "secure"));
         if (f[3] && atol(f[3]) != 0) {
-            /* the lifetime may come from the request: bounded so that the
-             * arithmetic cannot overflow (about 950 years either way) */
+            /* The lifetime (minutes) may come from the request.  As in
+             * stock: atol() (saturating at LONG_MIN/LONG_MAX, trailing
+             * junk ignored), no clamp, and the request time plus
+             * minutes x 60,000,000 microseconds taken modulo 2^64 (stock
+             * overflows signed integers there; the same values come out
+             * of unsigned arithmetic here, which is defined); so a
+             * huge lifetime can land in the past or in year -290,000.
+             * apr_time_exp_gmt() takes any 64-bit time; the month and
+             * weekday are checked before they index the name tables. */
             long mins = atol(f[3]);
+            apr_uint64_t off = (apr_uint64_t)mins * APR_UINT64_C(60000000);
+            apr_time_t when = (apr_time_t)((apr_uint64_t)r->request_time +
+                                           off);
             apr_time_exp_t tm;
-            if (mins > 500000000L)
-                mins = 500000000L;
-            else if (mins < -500000000L)
-                mins = -500000000L;
-            apr_time_exp_gmt(&tm, r->request_time +
-                             apr_time_from_sec((apr_int64_t)60 * mins));
-            exp = apr_psprintf(r->pool, "%s, %.2d-%s-%.4d %.2d:%.2d:%.2d GMT",
-                               apr_day_snames[tm.tm_wday], tm.tm_mday,
-                               months[tm.tm_mon], tm.tm_year + 1900,
-                               tm.tm_hour, tm.tm_min, tm.tm_sec);
+            if (apr_time_exp_gmt(&tm, when) == APR_SUCCESS &&
+                tm.tm_mon >= 0 && tm.tm_mon < 12 && tm.tm_wday >= 0 &&
+                tm.tm_wday < 7)
+                exp = apr_psprintf(r->pool, "%s, %.2d-%s-%.4d %.2d:%.2d:%.2d "
+                                   "GMT", apr_day_snames[tm.tm_wday],
+                                   tm.tm_mday, months[tm.tm_mon],
+                                   tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                                   tm.tm_sec);
         }
         cookie = apr_pstrcat(r->pool, f[0], "=", f[1],
                              "; path=", f[4] ? f[4] : "/",

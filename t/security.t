@@ -403,6 +403,23 @@ my @sec13 = (
 push @t, @sec13;
 # ... and answer at once (stock: 0.03 s; before, /g/x took about 1 GB
 # and /grow/ab never answered): [vhost, request, seconds]
+# [CO=...] lifetimes (minutes) from the request, not clamped: as stock,
+# atol() (saturating, junk after the digits ignored) and the request
+# time + minutes x 60,000,000 us modulo 2^64; no undefined behaviour
+# (see set_cookies).  [lifetime, expected offset in seconds from the
+# request time, or undef: no expires]
+my @cookie_life = (
+    [ '1', 60 ], [ '-1', -60 ], [ '10abc', 600 ], [ '+5', 300 ],
+    [ 'abc', undef ], [ '0x10', undef ], [ '0', undef ],
+    [ '500000001', 500000001 * 60 ], [ '2147483648', 2147483648 * 60 ],
+    [ '4294967296', 4294967296 * 60 ],
+    # 2^63 - 1 and -2^63: x 60e6 wraps to -60 s and 0 s
+    [ '9223372036854775807', -60 ], [ '-9223372036854775808', 0 ],
+    [ '99999999999999999999', -60 ], [ '-99999999999999999999', 0 ],
+    # x 60e6 wraps to exactly -8 s
+    [ '153722867280912930', -8 ],
+    [ '-500000001', -500000001 * 60 ], [ '-2147483649', -2147483649 * 60 ],
+);
 my @sec13_time = (
     [ rw_sec13 => 'GET /g/x', 5 ], [ rw_sec13 => 'GET /grow/ab', 5 ],
     [ rw_sec13_loop => 'GET /loop/a', 5 ], [ rw_sec13_loop => 'GET /pr60478/a/X/b', 5 ],
@@ -417,7 +434,7 @@ my @logreq = (
 
 plan tests => 3 * @t + scalar(grep { $_->[6] } @t)
             + eval { my $n = 0; $n += keys %{ $_->[7] || {} } for @t; $n }
-            + 4 * @logreq + 3 + @sec13_time,
+            + 4 * @logreq + 3 + @sec13_time + @cookie_life,
     need need_module('rewrite'), need_module('proxy'), need_module('proxy_http'),
          need_cgi;
 
@@ -517,4 +534,30 @@ for my $t (@sec13_time) {
     my $r = raw($vh, $line);
     ok t_cmp($r->{code} eq '500' && $r->{secs} < $max ? 'in time' : "$r->{code} after $r->{secs} s",
              'in time', "$vh: $line: 500 within $max s");
+}
+
+# --- issue 13, Keep: cookie lifetimes as stock, without a clamp
+{
+    my %mon = (Jan => 0, Feb => 1, Mar => 2, Apr => 3, May => 4, Jun => 5,
+               Jul => 6, Aug => 7, Sep => 8, Oct => 9, Nov => 10, Dec => 11);
+    my @mname = qw(Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec);
+    my @dname = qw(Sun Mon Tue Wed Thu Fri Sat);
+    require Time::Local;
+    for my $c (@cookie_life) {
+        my ($life, $off) = @$c;
+        my $r = raw(rw_sec13 => "GET /co/$life");
+        my ($d, $mo, $y, $H, $M, $S) = ($r->{h}{date} // '') =~
+            /^\w{3}, (\d{2}) (\w{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+        my $want = 'c=v; path=/; domain=example.com';
+        if (defined $off && defined $d) {
+            my $t = Time::Local::timegm($S, $M, $H, $d, $mon{$mo}, $y) + $off;
+            # APR rounds times before 1970 towards zero: the second after
+            # (the request time has microseconds)
+            $t += 1 if $t < 0;
+            my @g = gmtime($t);
+            $want .= sprintf '; expires=%s, %.2d-%s-%.4d %.2d:%.2d:%.2d GMT',
+                $dname[$g[6]], $g[3], $mname[$g[4]], $g[5] + 1900, $g[2], $g[1], $g[0];
+        }
+        ok t_cmp($r->{h}{'set-cookie'}, $want, "CO lifetime '$life'");
+    }
 }
