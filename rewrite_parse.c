@@ -838,7 +838,7 @@ struct htentry_t {
 
 struct line_cache_t {
     apr_thread_mutex_t *lock;   /* guards everything below */
-    apr_pool_t *pool;           /* the tables (own allocator) */
+    apr_pool_t *pool;           /* the tables */
     apr_allocator_t *alloc;     /* the entries' pools' (with a mutex) */
     apr_thread_mutex_t *alloc_lock;
     apr_hash_t *rules;          /* line -> htentry_t of a rw_rule_t */
@@ -953,8 +953,8 @@ static apr_status_t release_entry(void *data)
     return APR_SUCCESS;
 }
 
-/* Config pool cleanup: frees what no request uses (none is running when
- * the configuration goes away). */
+/* Cleanup of the tables' pool (a child of the config pool): frees the
+ * entries (no request is running when the configuration goes away). */
 static apr_status_t cache_cleanup(void *data)
 {
     line_cache_t *c = data;
@@ -964,7 +964,6 @@ static apr_status_t cache_cleanup(void *data)
         if (e)
             apr_pool_destroy(e->pool);
     }
-    apr_pool_destroy(c->pool);
     if (c->alloc)
         apr_allocator_destroy(c->alloc);
     if (cache == c)
@@ -989,10 +988,10 @@ void rw_parse_init(apr_pool_t *pconf)
         sip_k0 = (sip_k0 << 8) | seed[i];
         sip_k1 = (sip_k1 << 8) | seed[8 + i];
     }
-    /* the tables grow at request time, under the lock: their pool has
-     * an allocator of its own, shared with no other pool */
+    /* the tables grow at request time, under the lock, in a pool of
+     * their own (pconf's allocator has a mutex) */
     if (apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, pconf) ||
-        apr_pool_create_unmanaged_ex(&c->pool, NULL, NULL))
+        apr_pool_create(&c->pool, pconf))
         return;
     /* the entries' pools share one allocator, which keeps the memory of
      * evicted entries for the next ones (up to the budget) instead of
@@ -1007,7 +1006,8 @@ void rw_parse_init(apr_pool_t *pconf)
     c->rules = apr_hash_make_custom(c->pool, line_hash);
     c->conds = apr_hash_make_custom(c->pool, line_hash);
     c->budget = RW_HTCACHE_BYTES;
-    apr_pool_cleanup_register(pconf, c, cache_cleanup, apr_pool_cleanup_null);
+    /* on the tables' pool: runs while they are still there */
+    apr_pool_cleanup_register(c->pool, c, cache_cleanup, apr_pool_cleanup_null);
     cache = c;
 }
 
@@ -1105,6 +1105,31 @@ static const char *compile_rule(apr_pool_t *p, const char *line,
     return NULL;
 }
 
+/* Evicts least recently used entries (lock held) until the cache is
+ * within its budget, sparing the most recent one (just added); returns
+ * those nobody uses, chained on next and prepended to victims, for
+ * free_victims() after unlocking. */
+static htentry_t *shrink(line_cache_t *c, htentry_t *victims)
+{
+    while (c->bytes > c->budget && c->tail && c->tail != c->head) {
+        htentry_t *v = evict(c, c->tail);
+        if (v) {
+            v->next = victims;
+            victims = v;
+        }
+    }
+    return victims;
+}
+
+static void free_victims(htentry_t *victims)
+{
+    while (victims) {
+        htentry_t *v = victims;
+        victims = v->next;
+        apr_pool_destroy(v->pool);
+    }
+}
+
 /* The regex of a compiled rule or condition, or NULL. */
 static rw_regex_t *data_regex(int conds, void *data)
 {
@@ -1198,11 +1223,14 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
                 apr_hash_set(table, n->line, APR_HASH_KEY_STRING, n);
                 lru_push(c, n);
                 c->bytes += n->cost;
+                victims = shrink(c, NULL);
                 n = NULL;
             }
             apr_thread_mutex_unlock(c->lock);
             if (n)
                 apr_pool_destroy(n->pool);
+            free_victims(victims);
+            victims = NULL;
         }
     }
     if (e)
@@ -1233,19 +1261,9 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
         lru_push(c, e);
         c->bytes += e->cost;
     }
-    while (c->bytes > c->budget && c->tail && c->tail != c->head) {
-        htentry_t *v = evict(c, c->tail);
-        if (v) {
-            v->next = victims;
-            victims = v;
-        }
-    }
+    victims = shrink(c, victims);
     apr_thread_mutex_unlock(c->lock);
-    while (victims) {
-        htentry_t *v = victims;
-        victims = v->next;
-        apr_pool_destroy(v->pool);
-    }
+    free_victims(victims);
 
 use:
     memcpy(out, e->data, size);

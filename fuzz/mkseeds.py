@@ -105,6 +105,14 @@ directive = [
     ('all-options', 1 | 2 | 4 | 8 | 32,
      '^A$ /b', '[nocase,last]', '[nocase,ornext,novary]', 'a$', 'x',
      'a$', 'INHERIT'),
+    # .htaccess lines through the line cache (bit 7)
+    ('htaccess-rule', DEFAULT | 128,
+     '^(.*)$ /index.php?q=$1 [L,QSA]', '', '', '', '', '', ''),
+    ('htaccess-cond', DEFAULT | 128,
+     '%{REQUEST_FILENAME} !-f', '', '', '', '', '', ''),
+    ('htaccess-long', DEFAULT | 128,
+     '^/u1x' + '(?:abcdefgh|ijklmnop)' * 10 + '$ /index.html [L]',
+     '', '', '', '', '', ''),
 ]
 
 # ---------------------------------------------------------------------
