@@ -1205,7 +1205,12 @@ static const char *prg_lookup(const mlog_t *l, const rw_map_t *map,
     }
     else {
         state = apr_atomic_read32(&pm->sh->state);
-        if (state == PRG_HUNG && !drain_fd(pm->fd_r))
+        if (state == PRG_DEAD)
+            /* died since the check above: no key is written now, for it
+             * could reach the program the parent is starting after the
+             * lookup gave up, whose answer the next lookup would take */
+            why = "it is not running";
+        else if (state == PRG_HUNG && !drain_fd(pm->fd_r))
             why = "it did not answer an earlier lookup in time";
         else
             val = prg_exchange(pm, r, key, &why);
