@@ -318,6 +318,7 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
                        rw_match_t *m)
 {
     pcre2_match_data *md;
+    apr_size_t len;
     int rc, i;
 
     if (re->lit && cannot_match(re, s))
@@ -344,12 +345,31 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
     md = match_data(r);
     if (!md)
         return 0;
-    rc = pcre2_match(re->code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
+    len = strlen(s);
+    rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
+    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+        /* The JIT failed (its stack overflows on long subjects; its match
+         * limit counts otherwise than the interpreter's): the answer is
+         * the interpreter's, with PCRE2's default limits, as in the stock
+         * module.  A JIT error must never read as "no match": a deny rule
+         * would let the request pass. */
+        rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, PCRE2_NO_JIT, md,
+                         NULL);
+    }
     if (rc < 0) {
-        if (rc != PCRE2_ERROR_NOMATCH)
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "regex match failed (PCRE2 error %d) on '%s'",
-                          rc, ap_escape_logitem(r->pool, s));
+        if (rc != PCRE2_ERROR_NOMATCH) {
+            /* the match limit (catastrophic backtracking): the stock
+             * module takes it as "no match" without a word; so do we,
+             * and say it */
+            PCRE2_UCHAR msg[120];
+            if (pcre2_get_error_message(rc, msg, sizeof(msg)) < 0)
+                strcpy((char *)msg, "unknown error");
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          "mod_rewrite: regex match of '%s' against %" APR_SIZE_T_FMT
+                          " bytes failed (PCRE2 error %d: %s): taken as no "
+                          "match, as in the stock module", re->src, len, rc,
+                          (const char *)msg);
+        }
         return 0;
     }
     if (m) {
@@ -1128,20 +1148,28 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
                           !strcasecmp(f[5], "1") ||
                           !strcasecmp(f[5], "secure"));
         if (f[3] && atol(f[3]) != 0) {
-            /* the lifetime may come from the request: bounded so that the
-             * arithmetic cannot overflow (about 950 years either way) */
+            /* The lifetime (minutes) may come from the request.  As in
+             * stock: atol() (saturating at LONG_MIN/LONG_MAX, trailing
+             * junk ignored), no clamp, and the request time plus
+             * minutes x 60,000,000 microseconds taken modulo 2^64 (stock
+             * overflows signed integers there; the same values come out
+             * of unsigned arithmetic here, which is defined); so a
+             * huge lifetime can land in the past or in year -290,000.
+             * apr_time_exp_gmt() takes any 64-bit time; the month and
+             * weekday are checked before they index the name tables. */
             long mins = atol(f[3]);
+            apr_uint64_t off = (apr_uint64_t)mins * APR_UINT64_C(60000000);
+            apr_time_t when = (apr_time_t)((apr_uint64_t)r->request_time +
+                                           off);
             apr_time_exp_t tm;
-            if (mins > 500000000L)
-                mins = 500000000L;
-            else if (mins < -500000000L)
-                mins = -500000000L;
-            apr_time_exp_gmt(&tm, r->request_time +
-                             apr_time_from_sec((apr_int64_t)60 * mins));
-            exp = apr_psprintf(r->pool, "%s, %.2d-%s-%.4d %.2d:%.2d:%.2d GMT",
-                               apr_day_snames[tm.tm_wday], tm.tm_mday,
-                               months[tm.tm_mon], tm.tm_year + 1900,
-                               tm.tm_hour, tm.tm_min, tm.tm_sec);
+            if (apr_time_exp_gmt(&tm, when) == APR_SUCCESS &&
+                tm.tm_mon >= 0 && tm.tm_mon < 12 && tm.tm_wday >= 0 &&
+                tm.tm_wday < 7)
+                exp = apr_psprintf(r->pool, "%s, %.2d-%s-%.4d %.2d:%.2d:%.2d "
+                                   "GMT", apr_day_snames[tm.tm_wday],
+                                   tm.tm_mday, months[tm.tm_mon],
+                                   tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                                   tm.tm_sec);
         }
         cookie = apr_pstrcat(r->pool, f[0], "=", f[1],
                              "; path=", f[4] ? f[4] : "/",
@@ -1463,6 +1491,19 @@ loop:
             changed = (rc == ACT_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
             rwlog(ctx, 2, "setting lastsub to rule with output %s",
                   p[i].output);
+            /* a result longer than two request lines (URL-path, or the
+             * redirect or proxy target; the query string is split off)
+             * ends the request, as in stock: rules that grow their
+             * input ([N], or internal redirects) stop here and not
+             * when memory runs out */
+            if (strlen(r->filename) > 2 * (apr_size_t)r->server->limit_req_line) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              "RewriteRule '%s' and URI '%s' exceeded "
+                              "maximum length (%d)", p[i].pattern, r->uri,
+                              2 * r->server->limit_req_line);
+                r->status = HTTP_INTERNAL_SERVER_ERROR;
+                return ACT_STATUS;
+            }
             if (ctx->unsafe_3f) {
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10508)
                               "Unsafe URL with %%3f URL rewritten without "
@@ -1711,6 +1752,19 @@ static char *expand_tilde(request_rec *r, char *uri)
     return apr_pstrcat(r->pool, home, rest ? rest : "", NULL);
 }
 
+/* [END] was applied to this request or to one it was internally
+ * redirected from (per-directory re-injection, ErrorDocument): it holds
+ * for all of them, as in stock.  It does not pass into sub-requests
+ * (DirectoryIndex, look-ups, SSI): their rules run, so a rule that
+ * refuses a file still refuses it when mod_dir looks it up. */
+static int end_seen(request_rec *r)
+{
+    for (; r; r = r->prev)
+        if (apr_table_get(r->notes, NOTE_END))
+            return 1;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Server context: translate_name                                      */
 
@@ -1762,6 +1816,12 @@ int rw_exec_server(request_rec *r)
         return DECLINED;
     rules = own ? sc->rules : NULL;
     ctx_init(&ctx, r);
+
+    if (end_seen(r)) {
+        rwlog_nodir(&ctx, 8, "Declining, no further rewriting due to END "
+                    "flag");
+        return DECLINED;
+    }
 
     if (!r->uri ||
         (!(own && (sc->options & RW_OPT_ANYURI)) && r->uri[0] != '/')) {
@@ -1851,13 +1911,6 @@ int rw_exec_server(request_rec *r)
 /* ------------------------------------------------------------------ */
 /* Directory context: fixups                                           */
 
-static int end_seen(request_rec *r)
-{
-    for (; r; r = r->prev ? r->prev : r->main)
-        if (apr_table_get(r->notes, NOTE_END))
-            return 1;
-    return 0;
-}
 
 int rw_exec_dir(request_rec *r)
 {

@@ -71,6 +71,9 @@ APLOG_USE_MODULE(rewrite);
 #define PRG_TIMEOUT_DEFAULT  apr_time_from_sec(10)
 #define PRG_SLICE_MS         50
 #define PRG_ANSWER_MAX       (1024 * 1024)
+/* an answer over PRG_ANSWER_MAX is read to its newline and dropped, up
+ * to this many bytes more; past them the program is killed (restarted) */
+#define PRG_DRAIN_MAX        (64 * 1024 * 1024)
 #define PRG_RAPID_DEATHS     5          /* in a row, each within ... */
 #define PRG_RAPID_SECS       2          /* ... seconds of its start */
 
@@ -992,12 +995,59 @@ static apr_status_t prg_start(prg_map_t *pm, apr_pool_t *pconf,
 
 /* Child: one exchange with the program.  Returns the answer (without
  * its newline), or NULL with *why set. */
+/* After an answer line, the program wrote part of another line: reads
+ * on to the end of that line (bytes ending in a newline), so that the
+ * rest of it does not reach the next lookup.  0 when it does not end
+ * within the deadline or PRG_DRAIN_MAX bytes. */
+static int drain_partial_line(prg_map_t *pm, apr_time_t deadline)
+{
+    char buf[4096];
+    apr_size_t total = 0;
+    struct pollfd pfd;
+
+    while (total <= PRG_DRAIN_MAX) {
+        ssize_t n = read(pm->fd_r, buf, sizeof(buf));
+        if (n > 0) {
+            total += (apr_size_t)n;
+            if (buf[n - 1] == '\n')
+                return 1;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EINTR)
+            return 0;
+        if (apr_time_now() >= deadline)
+            return 0;
+        pfd.fd = pm->fd_r;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        poll(&pfd, 1, PRG_SLICE_MS);
+    }
+    return 0;
+}
+
+/* The program is out of step (an answer that does not end): killed, as
+ * on a timeout; the parent restarts it. */
+static const char *prg_out_of_step(prg_map_t *pm, request_rec *r,
+                                   const char *why)
+{
+    pid_t pid = (pid_t)apr_atomic_read32(&pm->sh->pid);
+
+    apr_atomic_set32(&pm->sh->hung_at,
+                     (apr_uint32_t)apr_time_sec(apr_time_now()));
+    apr_atomic_set32(&pm->sh->state, PRG_HUNG);
+    if (pid > 0 && kill(pid, SIGKILL) == 0)
+        why = apr_pstrcat(r->pool, why, "; killed it", NULL);
+    return why;
+}
+
 static char *prg_exchange(prg_map_t *pm, request_rec *r, const char *key,
                           const char **why)
 {
     apr_time_t deadline = apr_time_now() + pm->timeout;
     apr_uint32_t gen = apr_atomic_read32(&pm->sh->gen);
     apr_size_t stale, klen = strlen(key), off = 0, cap = 256, len = 0;
+    apr_size_t dropped = 0;
+    int toolong = 0;
     char *line = apr_pstrcat(r->pool, key, "\n", NULL);
     char *buf;
     struct pollfd pfd;
@@ -1036,7 +1086,9 @@ static char *prg_exchange(prg_map_t *pm, request_rec *r, const char *key,
         poll(&pfd, 1, PRG_SLICE_MS);
     }
 
-    /* read up to the newline */
+    /* read up to the newline; an answer longer than PRG_ANSWER_MAX is
+     * read to its end all the same and dropped, so that no piece of it
+     * is left in the pipe for the next lookup (another request's) */
     buf = apr_palloc(r->pool, cap);
     for (;;) {
         apr_time_t now;
@@ -1046,13 +1098,30 @@ static char *prg_exchange(prg_map_t *pm, request_rec *r, const char *key,
             len += (apr_size_t)n;
             if (nl) {
                 apr_size_t rest = len - (apr_size_t)(nl - buf) - 1;
-                *nl = '\0';
-                if (rest)
+                if (rest) {
                     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                                   "mod_rewrite: RewriteMap program %s (map "
                                   "%s) answered more than one line; the "
                                   "rest is discarded", pm->prog,
                                   pm->map->name);
+                    /* a line begun after the answer: read to its end */
+                    if (buf[len - 1] != '\n' &&
+                        !drain_partial_line(pm, deadline)) {
+                        *why = prg_out_of_step(pm, r, "its answer has a "
+                                               "second line that does not "
+                                               "end");
+                        return NULL;
+                    }
+                }
+                if (toolong) {
+                    *why = apr_psprintf(r->pool, "its answer is too long (%"
+                                        APR_SIZE_T_FMT " bytes, at most %d)"
+                                        "; read and dropped", dropped +
+                                        (apr_size_t)(nl - buf),
+                                        PRG_ANSWER_MAX);
+                    return NULL;
+                }
+                *nl = '\0';
                 if (apr_atomic_read32(&pm->sh->gen) != gen) {
                     *why = "it was restarted during the lookup";
                     return NULL;
@@ -1060,13 +1129,20 @@ static char *prg_exchange(prg_map_t *pm, request_rec *r, const char *key,
                 apr_atomic_set32(&pm->sh->answered, gen);
                 return buf;
             }
-            if (len == cap) {
-                char *nb;
-                if (cap >= PRG_ANSWER_MAX) {
-                    *why = "its answer is too long";
+            if (len == cap && (toolong || cap >= PRG_ANSWER_MAX)) {
+                /* too long: go on reading into the same buffer */
+                toolong = 1;
+                dropped += len;
+                len = 0;
+                if (dropped > PRG_DRAIN_MAX) {
+                    *why = prg_out_of_step(pm, r, apr_psprintf(r->pool,
+                                           "its answer is longer than %d "
+                                           "bytes", PRG_DRAIN_MAX));
                     return NULL;
                 }
-                nb = apr_palloc(r->pool, cap * 2);
+            }
+            else if (len == cap) {
+                char *nb = apr_palloc(r->pool, cap * 2);
                 memcpy(nb, buf, len);
                 buf = nb;
                 cap *= 2;
@@ -1129,7 +1205,12 @@ static const char *prg_lookup(const mlog_t *l, const rw_map_t *map,
     }
     else {
         state = apr_atomic_read32(&pm->sh->state);
-        if (state == PRG_HUNG && !drain_fd(pm->fd_r))
+        if (state == PRG_DEAD)
+            /* died since the check above: no key is written now, for it
+             * could reach the program the parent is starting after the
+             * lookup gave up, whose answer the next lookup would take */
+            why = "it is not running";
+        else if (state == PRG_HUNG && !drain_fd(pm->fd_r))
             why = "it did not answer an earlier lookup in time";
         else
             val = prg_exchange(pm, r, key, &why);

@@ -14,6 +14,9 @@
 #include "http_log.h"
 #include "ap_regex.h"
 #include "apr_thread_mutex.h"
+#include "apr_random.h"
+#include "apr_general.h"
+#include <unistd.h>
 
 #include "rewrite.h"
 
@@ -148,17 +151,24 @@ const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
         return "cannot compile";
     pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &ncaps);
     re->ncaps = (int)ncaps;
-    /* JIT is an optimisation only: fall back to the interpreter.  While
-     * the configuration is read it waits for post_config (rw_jit_all):
-     * `apache2 -t` does not pay for it, and patterns in long lists are
-     * left out there. */
+    re->src = apr_pstrdup(p, pattern);
+    apr_pool_cleanup_register(p, re, regex_cleanup, apr_pool_cleanup_null);
+    *out = re;
+    return NULL;
+}
+
+void rw_regex_jit(rw_regex_t *re)
+{
+    /* JIT is an optimisation only: fall back to the interpreter.  A
+     * pattern decided without PCRE has no code.  While the configuration
+     * is read the JIT waits for post_config (rw_jit_all): `apache2 -t`
+     * does not pay for it, and patterns in long lists are left out. */
+    if (!re || !re->code)
+        return;
     if (jit_pending && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_RUN_MPM)
         APR_ARRAY_PUSH(jit_pending, rw_regex_t *) = re;
     else
         (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
-    apr_pool_cleanup_register(p, re, regex_cleanup, apr_pool_cleanup_null);
-    *out = re;
-    return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -850,34 +860,242 @@ static void context_lists(cmd_parms *cmd, void *dconf,
  * handlers again; without a cache every pattern would be compiled again
  * each time.  A rule or condition depends only on its argument line (and
  * on RegexDefaultOptions, fixed after startup), so compiled lines are kept
- * per process, keyed by the line.  The cache stops growing at
- * RW_CACHE_MAX entries; lines beyond that are compiled per request, as
- * before.  An edited .htaccess has new lines, hence new keys: it takes
- * effect on the next request. */
-#define RW_CACHE_MAX 10000
+ * per process, keyed by the line.
+ *
+ * Whoever can write an .htaccess chooses the keys, so the cache must cost
+ * other sites nothing:
+ *  - it is bounded in bytes (RW_HTCACHE_BYTES, 8 MiB a process), and the
+ *    least recently used lines are evicted to make room; a line costing
+ *    more than 1/16 of that is compiled per request and not kept;
+ *  - the hash is SipHash-2-4 keyed with a random seed drawn at startup,
+ *    so lines cannot be made to collide;
+ *  - lines are compiled outside the lock, which only guards the hash, the
+ *    LRU list and the reference counts (a few pointer moves).
+ * Each entry lives in its own pool and is freed when it is evicted and no
+ * request uses it any more (requests hold a reference until their pool
+ * goes away).  An edited .htaccess has new lines, hence new keys: it takes
+ * effect on the next request, and the old lines age out. */
+#ifndef RW_HTCACHE_BYTES
+#define RW_HTCACHE_BYTES (8u << 20)
+#endif
+/* APR pools take memory in 8 KiB nodes: an entry costs at least one */
+#define RW_HTCACHE_NODE 8192u
 
-typedef struct {
+typedef struct line_cache_t line_cache_t;
+typedef struct htentry_t htentry_t;
+struct htentry_t {
+    line_cache_t *cache;        /* the cache it belongs to */
+    htentry_t *prev, *next;     /* LRU list, most recent first */
+    apr_pool_t *pool;           /* own pool: key, compiled line, regex */
+    apr_hash_t *table;          /* the table it is (or was) in */
+    const char *line;           /* the key */
+    void *data;                 /* rw_rule_t (conds not attached) or rw_cond_t */
+    apr_size_t cost;            /* bytes charged to the budget */
+    int refs;                   /* requests using data now */
+    int dead;                   /* evicted: freed by the last user */
+    int uses;                   /* times looked up */
+    int jit;                    /* its regex is JIT-compiled (or being) */
+};
+
+struct line_cache_t {
     apr_thread_mutex_t *lock;   /* guards everything below */
-    apr_pool_t *pool;           /* entries live as long as the process */
-    apr_hash_t *rules;          /* line -> rw_rule_t (conds not attached) */
-    apr_hash_t *conds;          /* line -> rw_cond_t */
-    int n;
-} line_cache_t;
+    apr_pool_t *pool;           /* the tables */
+    apr_allocator_t *alloc;     /* the entries' pools' (with a mutex) */
+    apr_thread_mutex_t *alloc_lock;
+    apr_hash_t *rules;          /* line -> htentry_t of a rw_rule_t */
+    apr_hash_t *conds;          /* line -> htentry_t of a rw_cond_t */
+    htentry_t *head, *tail;     /* LRU list */
+    apr_size_t bytes;           /* sum of the costs of the entries listed */
+    apr_size_t budget;
+};
 
 /* Created at config time (rw_parse_init); only its guarded fields
- * change at request time. */
+ * change at request time.  The SipHash key is drawn at config time and
+ * only read afterwards. */
 static line_cache_t *cache;
+static uint64_t sip_k0, sip_k1;
+
+#define ROTL64(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND do { \
+        v0 += v1; v1 = ROTL64(v1, 13); v1 ^= v0; v0 = ROTL64(v0, 32); \
+        v2 += v3; v3 = ROTL64(v3, 16); v3 ^= v2; \
+        v0 += v3; v3 = ROTL64(v3, 21); v3 ^= v0; \
+        v2 += v1; v1 = ROTL64(v1, 17); v1 ^= v2; v2 = ROTL64(v2, 32); \
+    } while (0)
+
+/** SipHash-2-4 of s[0..n) under the key (k0, k1). */
+static uint64_t siphash(uint64_t k0, uint64_t k1, const unsigned char *s,
+                        apr_size_t n)
+{
+    uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
+    uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
+    uint64_t b = (uint64_t)n << 56, m;
+    apr_size_t i, left = n & 7;
+    int j;
+
+    for (i = 0; i + 8 <= n; i += 8) {
+        for (m = 0, j = 7; j >= 0; --j)
+            m = (m << 8) | s[i + j];
+        v3 ^= m;
+        SIPROUND;
+        SIPROUND;
+        v0 ^= m;
+    }
+    for (j = (int)left - 1; j >= 0; --j)
+        b |= (uint64_t)s[i + j] << (8 * j);
+    v3 ^= b;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* apr_hash's hash function: SipHash under the process's random key. */
+static unsigned int line_hash(const char *key, apr_ssize_t *klen)
+{
+    if (*klen == APR_HASH_KEY_STRING)
+        *klen = (apr_ssize_t)strlen(key);
+    return (unsigned int)siphash(sip_k0, sip_k1, (const unsigned char *)key,
+                                 (apr_size_t)*klen);
+}
+
+static void lru_unlink(line_cache_t *c, htentry_t *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void lru_push(line_cache_t *c, htentry_t *e)
+{
+    e->prev = NULL;
+    e->next = c->head;
+    if (c->head)
+        c->head->prev = e;
+    c->head = e;
+    if (!c->tail)
+        c->tail = e;
+}
+
+/* Takes e out of the cache (lock held).  Returns e when nobody uses it
+ * (the caller destroys its pool after unlocking), else NULL: the last
+ * user frees it. */
+static htentry_t *evict(line_cache_t *c, htentry_t *e)
+{
+    apr_hash_set(e->table, e->line, APR_HASH_KEY_STRING, NULL);
+    lru_unlink(c, e);
+    c->bytes -= e->cost;
+    e->dead = 1;
+    return e->refs ? NULL : e;
+}
+
+/* Request pool cleanup: the request no longer uses the entry. */
+static apr_status_t release_entry(void *data)
+{
+    htentry_t *e = data;
+    int gone;
+
+    apr_thread_mutex_lock(e->cache->lock);
+    gone = --e->refs == 0 && e->dead;
+    apr_thread_mutex_unlock(e->cache->lock);
+    if (gone)
+        apr_pool_destroy(e->pool);
+    return APR_SUCCESS;
+}
+
+/* Cleanup of the tables' pool (a child of the config pool): frees the
+ * entries (no request is running when the configuration goes away). */
+static apr_status_t cache_cleanup(void *data)
+{
+    line_cache_t *c = data;
+
+    while (c->tail) {
+        htentry_t *e = evict(c, c->tail);
+        if (e)
+            apr_pool_destroy(e->pool);
+    }
+    if (c->alloc)
+        apr_allocator_destroy(c->alloc);
+    if (cache == c)
+        cache = NULL;
+    return APR_SUCCESS;
+}
 
 void rw_parse_init(apr_pool_t *pconf)
 {
     line_cache_t *c = apr_pcalloc(pconf, sizeof(*c));
+    unsigned char seed[16];
+    int i;
 
-    if (apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, pconf)
-        || apr_pool_create(&c->pool, pconf))
+    if (apr_generate_random_bytes(seed, sizeof(seed)) != APR_SUCCESS) {
+        /* no entropy source: the clock and the pid, better than none */
+        apr_uint64_t t = (apr_uint64_t)apr_time_now() ^
+                         ((apr_uint64_t)getpid() << 32);
+        for (i = 0; i < 16; ++i)
+            seed[i] = (unsigned char)(t >> (8 * (i & 7))) ^ (unsigned char)i;
+    }
+    for (sip_k0 = sip_k1 = 0, i = 0; i < 8; ++i) {
+        sip_k0 = (sip_k0 << 8) | seed[i];
+        sip_k1 = (sip_k1 << 8) | seed[8 + i];
+    }
+    /* the tables grow at request time, under the lock, in a pool of
+     * their own (pconf's allocator has a mutex) */
+    if (apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, pconf) ||
+        apr_pool_create(&c->pool, pconf))
         return;
-    c->rules = apr_hash_make(c->pool);
-    c->conds = apr_hash_make(c->pool);
+    /* the entries' pools share one allocator, which keeps the memory of
+     * evicted entries for the next ones (up to the budget) instead of
+     * handing it back to malloc: a cache that churns does not scatter
+     * free blocks over the threads' malloc arenas */
+    if (apr_allocator_create(&c->alloc) ||
+        apr_thread_mutex_create(&c->alloc_lock, APR_THREAD_MUTEX_DEFAULT,
+                                c->pool))
+        return;
+    apr_allocator_mutex_set(c->alloc, c->alloc_lock);
+    apr_allocator_max_free_set(c->alloc, RW_HTCACHE_BYTES);
+    c->rules = apr_hash_make_custom(c->pool, line_hash);
+    c->conds = apr_hash_make_custom(c->pool, line_hash);
+    c->budget = RW_HTCACHE_BYTES;
+    /* on the tables' pool: runs while they are still there */
+    apr_pool_cleanup_register(c->pool, c, cache_cleanup, apr_pool_cleanup_null);
     cache = c;
+}
+
+/* Bytes a compiled regex holds outside its pool (PCRE2 code, JIT code). */
+static apr_size_t regex_bytes(const rw_regex_t *re)
+{
+    size_t code = 0, jit = 0;
+
+    if (!re || !re->code)
+        return 0;
+    pcre2_pattern_info(re->code, PCRE2_INFO_SIZE, &code);
+    if (pcre2_pattern_info(re->code, PCRE2_INFO_JITSIZE, &jit) != 0)
+        jit = 0;
+    return code + jit;
+}
+
+/* What an entry costs: its pool (the compiled line takes about six times
+ * the line: words, pattern, template pieces, literal prefilter, plus the
+ * structures), in whole 8 KiB nodes, and the regex code outside it. */
+static apr_size_t entry_cost(const char *line, int conds, const void *data)
+{
+    apr_size_t pool = sizeof(htentry_t) + 6 * strlen(line) + 1024;
+    const rw_regex_t *re = conds ? ((const rw_cond_t *)data)->re
+                                 : ((const rw_rule_t *)data)->re;
+
+    pool = (pool + RW_HTCACHE_NODE - 1) / RW_HTCACHE_NODE * RW_HTCACHE_NODE;
+    return pool + regex_bytes(re);
 }
 
 static int in_htaccess(cmd_parms *cmd)
@@ -948,41 +1166,170 @@ static const char *compile_rule(apr_pool_t *p, const char *line,
     return NULL;
 }
 
+/* Evicts least recently used entries (lock held) until the cache is
+ * within its budget, sparing the most recent one (just added); returns
+ * those nobody uses, chained on next and prepended to victims, for
+ * free_victims() after unlocking. */
+static htentry_t *shrink(line_cache_t *c, htentry_t *victims)
+{
+    while (c->bytes > c->budget && c->tail && c->tail != c->head) {
+        htentry_t *v = evict(c, c->tail);
+        if (v) {
+            v->next = victims;
+            victims = v;
+        }
+    }
+    return victims;
+}
+
+static void free_victims(htentry_t *victims)
+{
+    while (victims) {
+        htentry_t *v = victims;
+        victims = v->next;
+        apr_pool_destroy(v->pool);
+    }
+}
+
+/* The regex of a compiled rule or condition, or NULL. */
+static rw_regex_t *data_regex(int conds, void *data)
+{
+    return conds ? ((rw_cond_t *)data)->re : ((rw_rule_t *)data)->re;
+}
+
+/* Compiles line with fn into a new entry of its own pool (no lock
+ * needed: nobody else sees it yet); JIT-compiles its regex when jit.
+ * NULL on error, with *err in p. */
+static htentry_t *entry_new(line_cache_t *c, apr_hash_t *table, int conds,
+                            const char *line, size_t size, int jit,
+                            const char *(*fn)(apr_pool_t *, const char *,
+                                              void *),
+                            apr_pool_t *p, const char **err)
+{
+    apr_pool_t *ep;
+    htentry_t *e;
+
+    *err = NULL;
+    if (apr_pool_create_unmanaged_ex(&ep, NULL, c->alloc) != APR_SUCCESS)
+        return NULL;
+    e = apr_pcalloc(ep, sizeof(*e));
+    e->cache = c;
+    e->pool = ep;
+    e->table = table;
+    e->line = apr_pstrdup(ep, line);
+    e->data = apr_palloc(ep, size);
+    if ((*err = fn(ep, e->line, e->data))) {
+        *err = apr_pstrdup(p, *err);
+        apr_pool_destroy(ep);
+        return NULL;
+    }
+    if (jit) {
+        rw_regex_jit(data_regex(conds, e->data));
+        e->jit = 1;
+    }
+    e->cost = entry_cost(line, conds, e->data);
+    return e;
+}
+
 /* Compiles line into *out (size bytes) with fn: from the cache in an
- * .htaccess, from the config pool elsewhere. */
+ * .htaccess (the request holds a reference to the entry until its pool
+ * goes away), from the config pool elsewhere.  Errors are not cached.
+ * A line is first compiled without JIT (a line seen once, as a hostile
+ * .htaccess that changes on every request makes them, costs what it
+ * costs the stock module); on its second use it is compiled again with
+ * JIT, outside the lock, and the new entry replaces the old one. */
 static const char *compile_cached(cmd_parms *cmd, int conds,
                                   const char *line, void *out, size_t size,
                                   const char *(*fn)(apr_pool_t *,
                                                     const char *, void *))
 {
+    line_cache_t *c = cache;
     const char *err;
     apr_hash_t *table;
-    void *hit;
+    htentry_t *e, *old, *victims = NULL;
+    int promote = 0;
 
-    if (!cache || !in_htaccess(cmd))
-        return fn(cmd->pool, line, out);
-    table = conds ? cache->conds : cache->rules;
-    apr_thread_mutex_lock(cache->lock);
-    hit = apr_hash_get(table, line, APR_HASH_KEY_STRING);
-    apr_thread_mutex_unlock(cache->lock);
-    if (hit) {
-        memcpy(out, hit, size);
+    if (!c || !in_htaccess(cmd)) {
+        if ((err = fn(cmd->pool, line, out)))
+            return err;
+        rw_regex_jit(data_regex(conds, out));
         return NULL;
     }
-    /* validate in the request's pool; errors are not cached */
-    if ((err = fn(cmd->pool, line, out)))
-        return err;
-    apr_thread_mutex_lock(cache->lock);
-    if (cache->n < RW_CACHE_MAX &&
-        !apr_hash_get(table, line, APR_HASH_KEY_STRING)) {
-        void *entry = apr_palloc(cache->pool, size);
-        if (!fn(cache->pool, line, entry)) {
-            apr_hash_set(table, apr_pstrdup(cache->pool, line),
-                         APR_HASH_KEY_STRING, entry);
-            ++cache->n;
+    table = conds ? c->conds : c->rules;
+    apr_thread_mutex_lock(c->lock);
+    e = apr_hash_get(table, line, APR_HASH_KEY_STRING);
+    if (e) {
+        if (e != c->head) {
+            lru_unlink(c, e);
+            lru_push(c, e);
+        }
+        ++e->refs;
+        if (++e->uses >= 2 && !e->jit) {
+            e->jit = 1;                 /* one thread does it */
+            promote = 1;
         }
     }
-    apr_thread_mutex_unlock(cache->lock);
+    apr_thread_mutex_unlock(c->lock);
+
+    if (e && promote) {
+        /* used again: worth JIT code; this request keeps the old entry */
+        htentry_t *n = entry_new(c, table, conds, line, size, 1, fn,
+                                 cmd->pool, &err);
+        if (n) {
+            n->uses = e->uses;
+            apr_thread_mutex_lock(c->lock);
+            if (!e->dead && n->cost <= c->budget / 16) {
+                htentry_t *v = evict(c, e);  /* we hold a ref: not freed */
+                (void)v;
+                apr_hash_set(table, n->line, APR_HASH_KEY_STRING, n);
+                lru_push(c, n);
+                c->bytes += n->cost;
+                victims = shrink(c, NULL);
+                n = NULL;
+            }
+            apr_thread_mutex_unlock(c->lock);
+            if (n)
+                apr_pool_destroy(n->pool);
+            free_victims(victims);
+            victims = NULL;
+        }
+    }
+    if (e)
+        goto use;
+
+    /* a miss: compile into a pool of its own, without the lock */
+    e = entry_new(c, table, conds, line, size, 0, fn, cmd->pool, &err);
+    if (!e)
+        return err ? err : fn(cmd->pool, line, out);
+    e->refs = 1;
+    e->uses = 1;
+    if (e->cost > c->budget / 16) {
+        /* too big to keep: this request's only */
+        e->dead = 1;
+        goto use;
+    }
+    apr_thread_mutex_lock(c->lock);
+    old = apr_hash_get(table, line, APR_HASH_KEY_STRING);
+    if (old) {
+        /* another thread was quicker: use its entry, drop ours */
+        ++old->refs;
+        e->refs = 0;
+        victims = e;
+        e = old;
+    }
+    else {
+        apr_hash_set(table, e->line, APR_HASH_KEY_STRING, e);
+        lru_push(c, e);
+        c->bytes += e->cost;
+    }
+    victims = shrink(c, victims);
+    apr_thread_mutex_unlock(c->lock);
+    free_victims(victims);
+
+use:
+    memcpy(out, e->data, size);
+    apr_pool_cleanup_register(cmd->pool, e, release_entry,
+                              apr_pool_cleanup_null);
     return NULL;
 }
 

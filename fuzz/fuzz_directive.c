@@ -9,6 +9,11 @@
  *         bit 4:    server context (else a <Directory> context)
  *         bit 5:    nocase for the direct rw_regex_compile call
  *         bit 6:    also run RewriteMap on the words of the line
+ *         bit 7:    the line comes from an .htaccess: RewriteCond and
+ *                   RewriteRule go through the per-process line cache
+ *                   (a small budget, so that entries are evicted), twice;
+ *                   the budget holds, a hit equals the first compile,
+ *                   and no entry is in use once the input's pool is gone
  *   1 line      RewriteCond/RewriteRule argument line: rw_split_args,
  *               then the RewriteCond and RewriteRule handlers (which
  *               compile it whole: flags, pattern, templates)
@@ -27,6 +32,7 @@
 #include "fuzz_check.h"
 
 extern int unit_default_cflags;     /* t/unit/stubs.c */
+extern int unit_in_htaccess;        /* t/unit/stubs.c */
 
 /* Reads every byte of s (ASan checks the whole string). */
 static unsigned touch(const char *s)
@@ -148,7 +154,27 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     fz_init();
     rw_map_pre_config(fz_global);   /* int: functions for RewriteMap */
+    rw_parse_init(fz_global);       /* the .htaccess line cache */
+    if (cache)
+        cache->budget = 64 * RW_HTCACHE_NODE;
     return 0;
+}
+
+/* Every entry of the cache: within the budget, none in use. */
+static void check_cache_idle(void)
+{
+    htentry_t *e;
+    apr_size_t bytes = 0;
+
+    for (e = cache->head; e; e = e->next) {
+        FZ_CHECK(!e->dead, "dead entry listed");
+        FZ_CHECK(e->refs == 0, "entry still in use after its request");
+        FZ_CHECK(apr_hash_get(e->table, e->line, APR_HASH_KEY_STRING) == e,
+                 "listed entry not in its table");
+        bytes += e->cost;
+    }
+    FZ_CHECK(bytes == cache->bytes, "cache byte count");
+    FZ_CHECK(cache->bytes <= cache->budget, "cache over its budget");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -213,6 +239,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     else
         FZ_CHECK(!a2, "split_args: error with a second word");
+    unit_in_htaccess = (mode & 128) && cache;
     if (rw_cmd_cond(&cmd, dconf, piece[0]))
         /* a configuration error: httpd would stop here, and the
          * half-filled condition left pending is never used */
@@ -226,7 +253,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (i = 0; i < r->nconds; ++i)
             if (r->conds[i].kind != RW_COND_EXPR)
                 check_cond(&r->conds[i]);
+        if (unit_in_htaccess) {
+            /* again: a hit (or a JIT-compiled replacement), the same */
+            rw_rule_t again;
+            FZ_CHECK(!compile_cached(&cmd, 0, piece[0], &again,
+                                     sizeof(again), rule_fn),
+                     "cached line fails the second time");
+            FZ_CHECK(!strcmp(again.pattern, r->pattern) &&
+                     again.flags == r->flags && again.negate == r->negate &&
+                     !strcmp(again.output, r->output),
+                     "cached rule differs");
+            check_rule(&again);
+            FZ_CHECK(cache->bytes <= cache->budget, "cache over its budget");
+        }
     }
+    unit_in_htaccess = 0;
 
     /* 2: rule flags */
     memset(&rule, 0, sizeof(rule));
@@ -257,5 +298,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rw_cmd_base(&cmd, dconf, piece[6]);
 
     apr_pool_destroy(p);
+    if (cache)
+        check_cache_idle();
     return 0;
 }

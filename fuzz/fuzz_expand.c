@@ -13,7 +13,9 @@
  *         bit 3: real captures: piece 2 compiled and matched against
  *                pieces 3 and 4 (the first capture byte then gives the
  *                RegexDefaultOptions: 1 ICASE, 2 NEWLINE, 4 no DOTALL,
- *                8 no DOLLAR_ENDONLY); else fake captures from the
+ *                8 no DOLLAR_ENDONLY; 16 and 32: pieces 3 and 4
+ *                repeated to 20 KB, which overflows the JIT's stack);
+ *                else fake captures from the
  *                capture bytes (below)
  *         bit 4: the request is a sub-request
  *         bit 5: also run the rule's E=, CO=, T= and H= (set_env,
@@ -95,10 +97,23 @@ static int rule_has_lookahead(const rw_rule_t *r)
 
 extern int unit_default_cflags;     /* t/unit/stubs.c */
 
+/* s repeated up to about n bytes (at least once). */
+static char *repeat(apr_pool_t *p, const char *s, apr_size_t n)
+{
+    apr_size_t l = strlen(s), k = l ? (n + l - 1) / l : 1, i;
+    char *out = apr_palloc(p, k * l + 1);
+
+    for (i = 0; i < k; ++i)
+        memcpy(out + i * l, s, l);
+    out[k * l] = '\0';
+    return out;
+}
+
 /* Whether PCRE2 itself matches s with pattern, compiled here with the
- * options the module uses, without the engine's prefilter (an exact
- * literal has no PCRE code in the module); -1 when PCRE2 refuses the
- * pattern. */
+ * options the module uses, without the engine's prefilter (a pattern
+ * decided without PCRE has no code in the module) and with the
+ * interpreter and PCRE2's default limits: the stock module's answer (a
+ * JIT error must never change it); -1 when PCRE2 refuses the pattern. */
 static int plain_match(const char *pattern, int nocase, const char *s)
 {
     pcre2_match_data *md = pcre2_match_data_create(RW_MAX_REFS, NULL);
@@ -123,7 +138,8 @@ static int plain_match(const char *pattern, int nocase, const char *s)
         pcre2_match_data_free(md);
         return -1;
     }
-    rc = pcre2_match(code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
+    rc = pcre2_match(code, (PCRE2_SPTR)s, strlen(s), 0, PCRE2_NO_JIT, md,
+                     NULL);
     pcre2_match_data_free(md);
     pcre2_code_free(code);
     return rc >= 0;
@@ -312,16 +328,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rw_regex_compile(p, piece[1], (rule->flags & RW_RF_NOCASE) != 0,
                              &re))
             goto done;
+        rw_regex_jit(re);
+        /* long subjects: the JIT's stack overflows on them */
+        if (caps[0] & 16)
+            piece[2] = repeat(p, piece[2], 20000);
+        if (caps[0] & 32)
+            piece[3] = repeat(p, piece[3], 20000);
         m1 = regex_match(r, re, piece[2], &ctx.rule);
         m2 = regex_match(r, re, piece[3], &ctx.cond);
-        /* the prefilter (the pattern's required literal) never changes
-         * the answer */
+        /* neither the prefilter (the pattern's required literal) nor the
+         * JIT (its stack, its limits) changes the interpreter's answer */
         FZ_CHECK(m1 == plain_match(piece[1], (rule->flags & RW_RF_NOCASE)
                                               != 0, piece[2]),
-                 "prefilter changed a match result ($N subject)");
+                 "prefilter or JIT changed a match result ($N subject)");
         FZ_CHECK(m2 == plain_match(piece[1], (rule->flags & RW_RF_NOCASE)
                                               != 0, piece[3]),
-                 "prefilter changed a match result (%N subject)");
+                 "prefilter or JIT changed a match result (%N subject)");
     }
     else {
         fake_match(caps, piece[2], &ctx.rule);

@@ -105,6 +105,14 @@ directive = [
     ('all-options', 1 | 2 | 4 | 8 | 32,
      '^A$ /b', '[nocase,last]', '[nocase,ornext,novary]', 'a$', 'x',
      'a$', 'INHERIT'),
+    # .htaccess lines through the line cache (bit 7)
+    ('htaccess-rule', DEFAULT | 128,
+     '^(.*)$ /index.php?q=$1 [L,QSA]', '', '', '', '', '', ''),
+    ('htaccess-cond', DEFAULT | 128,
+     '%{REQUEST_FILENAME} !-f', '', '', '', '', '', ''),
+    ('htaccess-long', DEFAULT | 128,
+     '^/u1x' + '(?:abcdefgh|ijklmnop)' * 10 + '$ /index.html [L]',
+     '', '', '', '', '', ''),
 ]
 
 # ---------------------------------------------------------------------
@@ -140,6 +148,13 @@ expand = [
      '/three/four', '/', '', '', '', '/x?%1&%2&$1&$2&$9&%0'),
     ('escapes', 4 | 8, caps(), '', '^(.*)$', 'abc', 'def', '/', '', '', '',
      '\\$1\\%1\\${x}\\%{y}$1'),
+    # long subjects (first capture byte 16/32: pieces repeated to 20 KB),
+    # which overflow the JIT's stack: the interpreter's answer stands
+    ('jit-stack', 4 | 8, bytes([16 | 32]) + caps()[1:], '', '^(a|b)*$',
+     'ab', 'ba', '/', '', '', '', '/x?$1'),
+    ('jit-stack-5g', 4 | 8, bytes([32]) + caps()[1:], '[NC]',
+     '(<|%3C)([^s]*s)+cript.*(>|%3E)', '%3Cscript%3E', 's', '/', '', '',
+     '', '/x?$2'),
     # fake captures
     ('fake-all', 4, caps([(0, 9), (1, 3), (5, 4), None, (2, 0)],
                          [(0, 5), (0, 2)]),

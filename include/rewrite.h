@@ -36,6 +36,7 @@
 typedef struct {
     pcre2_code *code;   /** compiled (and JIT-compiled where possible);
                          *  NULL for lit_exact, lit_only, lit_rest */
+    const char *src;    /** the pattern as compiled, for error logs */
     int ncaps;          /** number of capture groups in the pattern */
     /* Prefilter: every match starts with lit (ASCII case folded when
      * lit_nocase); with lit_exact the subject must equal lit, and then
@@ -328,9 +329,15 @@ void rw_jit_all(void);
 #define RW_NOJIT_MIN_RULES 1000
 
 /** Compiles pattern with the server's default regex options (plus
- *  PCRE2_CASELESS when nocase); error string or NULL. */
+ *  PCRE2_CASELESS when nocase), without JIT (rw_regex_jit); error
+ *  string or NULL. */
 const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
                              rw_regex_t **out);
+
+/** JIT-compiles re (not an exact literal, which never reaches PCRE);
+ *  the interpreter stays the fallback.  Config time, or on a private
+ *  copy: never on a regex other threads may be matching with. */
+void rw_regex_jit(rw_regex_t *re);
 
 /** Splits text into pieces; error string or NULL. */
 const char *rw_parse_template(apr_pool_t *p, const char *text,

@@ -15,7 +15,7 @@ use Apache::Test qw(-withtestmore);
 use MapHarness;
 use Time::HiRes qw(time sleep);
 
-plan tests => 27, need { 'module under test' => defined MapHarness::module() };
+plan tests => 36, need { 'module under test' => defined MapHarness::module() };
 
 my $dir = MapHarness::tempdir();
 my $prg = "$FindBin::Bin/maps/map-prg.pl";
@@ -83,6 +83,33 @@ EOF2
     $v = '';
     for (1 .. 20) { $v = $h->value('/p/again'); last if $v eq 'v-again'; sleep 0.25; }
     is($v, 'v-again', 'answers after the restart');
+    $h->stop;
+}
+
+# ---------------------------------------------------------------------
+# answers over 1 MB (issue 13): the lookup gets the default, and no piece
+# of the answer is left in the pipe for the next lookups (the stock
+# module takes a long line whole, and hands the second line of a
+# two-line answer to the next lookup)
+{
+    my $h = MapHarness->new(conf => $conf, dir => $dir);
+    my $err = $h->start;
+    ok(!$err, 'server starts (long answers)') or diag $err;
+    is($h->value('/p/huge3'), 'DEF', '3 MB answer: default');
+    like($h->log_text, qr/failed for key 'huge3': its answer is too long \(3145728 bytes, at most 1048576\); read and dropped; using the default value/,
+         '3 MB answer: logged');
+    my @v = map { $h->value("/p/next$_") } 1 .. 6;
+    is_deeply(\@v, [map { "v-next$_" } 1 .. 6], 'the lookups after it get their own answers');
+    is($h->value('/p/huge2'), 'DEF', 'two lines of 1.5 MB: default');
+    is($h->value('/p/after2'), 'v-after2', 'the next lookup gets its own answer');
+    # past 64 MB more the program is killed and restarted
+    my $pid = $h->value('/p/pid');
+    is($h->value('/p/huge80'), 'DEF', '80 MB answer: default');
+    ok($h->wait_log(qr/failed for key 'huge80': its answer is longer than 67108864 bytes(; killed it)?; using the default value/, 10),
+       '80 MB answer: logged');
+    my $v = '';
+    for (1 .. 40) { $v = $h->value('/p/again'); last if $v eq 'v-again'; sleep 0.25; }
+    is($v, 'v-again', 'answers again after it');
     $h->stop;
 }
 

@@ -349,6 +349,82 @@ my @t = (
     [ rw_sec => 'GET /btc/?' . ('a' x 44) . 'b', [], 404, undef, undef ],
 );
 
+# Issue 13: the same table format, vhost rw_sec13 (t/htdocs/security13/)
+my $s1500 = 's' x 1500;
+my @sec13 = (
+    # --- 3. a JIT stack overflow is not "no match": the interpreter answers
+    [ rw_sec13 => "GET /5g/?q=%3C${s1500}cript%3E", [], 403, undef, undef ],
+    [ rw_sec13 => 'GET /5g/?q=%3Cscript%3E', [], 403, undef, undef ],
+    [ rw_sec13 => 'GET /5g/?q=harmless', [], 200, undef, echo('/5g/?q=harmless', 'passed', '/5g/', undef) ],
+    [ rw_sec13 => "GET /d/?q=%3C${s1500}cript%3E", [], 403, undef, undef ],
+    [ rw_sec13 => 'GET /d/?q=%3Cscript%3E', [], 403, undef, undef ],
+    [ rw_sec13 => 'GET /d/?q=harmless', [], 200, undef, "sec13 dir\n" ],
+    [ rw_sec13 => 'GET /ne/' . ('a' x 3000), [], 200, undef, echo('/ne/' . ('a' x 3000), 'clean', '/ne/' . ('a' x 3000), undef) ],
+    [ rw_sec13 => 'GET /ne/' . ('a' x 3000) . 'evil', [], 200, undef, echo('/ne/' . ('a' x 3000) . 'evil', 'evil', '/ne/' . ('a' x 3000) . 'evil', undef) ],
+    [ rw_sec13 => 'GET /btc/?' . ('a' x 3000), [], 200, undef, echo('/btc/?' . ('a' x 3000), 'btc=matched', '/btc/', undef) ],
+    #     the match limit (catastrophic backtracking) reads as no match, as
+    #     in stock, with a warning
+    [ rw_sec13 => 'GET /btc/?' . ('a' x 44) . 'b', [], 200, undef, echo('/btc/?' . ('a' x 44) . 'b', 'btc=fallthrough', '/btc/', undef),
+      qr/mod_rewrite: regex match of '\^\(a\|aa\)\+\$' against 45 bytes failed \(PCRE2 error -47: match limit exceeded\): taken as no match/ ],
+    # --- 4. a result longer than 2 x LimitRequestLine ends the request
+    [ rw_sec13 => 'GET /grow/ab', [], 500, undef, qr/Internal Server Error/,
+      qr/\[rewrite:error\] .* RewriteRule '\^\/grow\/\(\.\*\)\$' and URI '\/grow\/ab' exceeded maximum length \(16380\)$/ ],
+    [ rw_sec13 => 'GET /g/x', [], 500, undef, qr/Internal Server Error/,
+      qr/RewriteRule '\^\/g\/\(\.\*\)\$' and URI '\/g\/x' exceeded maximum length \(16380\)$/ ],
+    [ rw_sec13 => 'GET /big/' . ('a' x 2100), [], 500, undef, qr/Internal Server Error/,
+      qr/RewriteRule '\^\/big\/\(\.\*\)\$' and URI '\/big\/a+' exceeded maximum length \(16380\)$/ ],
+    #     the query string does not count
+    [ rw_sec13 => 'GET /bigq/' . ('a' x 2100), [], 200, undef,
+      echo('/bigq/' . ('a' x 2100), 'a' x 16800, '/bigq/' . ('a' x 2100), undef) ],
+    #     'proxy:http://127.0.0.1:1/' + 4 x 4089 = 16381 (port 1: 503 when proxied)
+    [ rw_sec13 => 'GET /pe/' . ('a' x 4089), [], 500, undef, qr/Internal Server Error/,
+      qr/exceeded maximum length \(16380\)$/ ],
+    [ rw_sec13 => 'GET /pe/' . ('a' x 4088), [], 503, undef, qr/Service Unavailable/ ],
+    [ rw_sec13 => 'GET /d/grow/ab', [], 500, undef, qr/Internal Server Error/,
+      qr/RewriteRule '\^grow\/\(\.\*\)\$' and URI '\/d\/grow\/ab' exceeded maximum length \(16380\)$/ ],
+    [ rw_sec13 => 'GET /d/big/' . ('a' x 2100), [], 500, undef, qr/Internal Server Error/,
+      qr/RewriteRule '\^big\/\(\.\*\)\$' and URI '\/d\/big\/a+' exceeded maximum length \(16380\)$/ ],
+    #     rewrite loops are halted (httpd's own test "PR 60478 rewrite loop is halted")
+    [ rw_sec13_loop => 'GET /loop/a', [], 500, undef, qr/Internal Server Error/,
+      qr/RewriteRule '\^\/loop\/\(\.\*\)\$' and URI '\/loop\/a' exceeded maximum length \(16380\)$/ ],
+    [ rw_sec13_loop => 'GET /pr60478/a/X/b', [], 500, undef, qr/Internal Server Error/,
+      qr/RewriteRule '\^\(\.\+\)\/X\/\(\.\+\)\$' and URI '\/pr60478\/a\/X\/b' exceeded maximum length \(16380\)$/ ],
+    # --- 7. [END]: not into sub-requests, but into internal redirects
+    [ rw_sec13 => 'GET /sf/', [], 403, undef, undef ],
+    [ rw_sec13 => 'GET /sf/index.html', [], 403, undef, undef ],
+    [ rw_sec13 => 'GET /dx/x', [], 404, undef, undef ],
+    [ rw_sec13 => 'GET /dx/y', [], 200, undef, "sec13 file\n" ],
+    [ rw_sec13 => 'GET /gone', [], 404, undef,
+      qr{<p>Additionally, a 404 Not Found\nerror was encountered while trying to use an ErrorDocument to handle the request.</p>} ],
+    [ rw_sec13 => 'GET /gonel', [], 404, undef, "the error page\n" ],
+    [ rw_sec13 => 'GET /pt/x', [], 200, undef,
+      "PATH_INFO=/x\nPATH_TRANSLATED=$docroot/security13/x\n" ],
+);
+push @t, @sec13;
+# ... and answer at once (stock: 0.03 s; before, /g/x took about 1 GB
+# and /grow/ab never answered): [vhost, request, seconds]
+# [CO=...] lifetimes (minutes) from the request, not clamped: as stock,
+# atol() (saturating, junk after the digits ignored) and the request
+# time + minutes x 60,000,000 us modulo 2^64; no undefined behaviour
+# (see set_cookies).  [lifetime, expected offset in seconds from the
+# request time, or undef: no expires]
+my @cookie_life = (
+    [ '1', 60 ], [ '-1', -60 ], [ '10abc', 600 ], [ '+5', 300 ],
+    [ 'abc', undef ], [ '0x10', undef ], [ '0', undef ],
+    [ '500000001', 500000001 * 60 ], [ '2147483648', 2147483648 * 60 ],
+    [ '4294967296', 4294967296 * 60 ],
+    # 2^63 - 1 and -2^63: x 60e6 wraps to -60 s and 0 s
+    [ '9223372036854775807', -60 ], [ '-9223372036854775808', 0 ],
+    [ '99999999999999999999', -60 ], [ '-99999999999999999999', 0 ],
+    # x 60e6 wraps to exactly -8 s
+    [ '153722867280912930', -8 ],
+    [ '-500000001', -500000001 * 60 ], [ '-2147483649', -2147483649 * 60 ],
+);
+my @sec13_time = (
+    [ rw_sec13 => 'GET /g/x', 5 ], [ rw_sec13 => 'GET /grow/ab', 5 ],
+    [ rw_sec13_loop => 'GET /loop/a', 5 ], [ rw_sec13_loop => 'GET /pr60478/a/X/b', 5 ],
+);
+
 # 13: requests whose URL carries CR, LF and ESC, logged at trace3
 my @logreq = (
     'GET /log/a%0d%0aXINJ%20secmark1%1b[31mred%0d',
@@ -358,7 +434,7 @@ my @logreq = (
 
 plan tests => 3 * @t + scalar(grep { $_->[6] } @t)
             + eval { my $n = 0; $n += keys %{ $_->[7] || {} } for @t; $n }
-            + 4 * @logreq + 3,
+            + 4 * @logreq + 3 + @sec13_time + @cookie_life,
     need need_module('rewrite'), need_module('proxy'), need_module('proxy_http'),
          need_cgi;
 
@@ -450,4 +526,38 @@ for my $line (@logreq) {
     my @bad = grep { /XINJ/ && !/^\[/ } split /\n/, $l;
     ok t_cmp(scalar(@bad), 0, "$line: no line of the error_log starts with request data")
         or t_debug(join "\n", @bad);
+}
+
+# --- issue 13, 4: growing rewrites end in time
+for my $t (@sec13_time) {
+    my ($vh, $line, $max) = @$t;
+    my $r = raw($vh, $line);
+    ok t_cmp($r->{code} eq '500' && $r->{secs} < $max ? 'in time' : "$r->{code} after $r->{secs} s",
+             'in time', "$vh: $line: 500 within $max s");
+}
+
+# --- issue 13, Keep: cookie lifetimes as stock, without a clamp
+{
+    my %mon = (Jan => 0, Feb => 1, Mar => 2, Apr => 3, May => 4, Jun => 5,
+               Jul => 6, Aug => 7, Sep => 8, Oct => 9, Nov => 10, Dec => 11);
+    my @mname = qw(Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec);
+    my @dname = qw(Sun Mon Tue Wed Thu Fri Sat);
+    require Time::Local;
+    for my $c (@cookie_life) {
+        my ($life, $off) = @$c;
+        my $r = raw(rw_sec13 => "GET /co/$life");
+        my ($d, $mo, $y, $H, $M, $S) = ($r->{h}{date} // '') =~
+            /^\w{3}, (\d{2}) (\w{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+        my $want = 'c=v; path=/; domain=example.com';
+        if (defined $off && defined $d) {
+            my $t = Time::Local::timegm($S, $M, $H, $d, $mon{$mo}, $y) + $off;
+            # APR rounds times before 1970 towards zero: the second after
+            # (the request time has microseconds)
+            $t += 1 if $t < 0;
+            my @g = gmtime($t);
+            $want .= sprintf '; expires=%s, %.2d-%s-%.4d %.2d:%.2d:%.2d GMT',
+                $dname[$g[6]], $g[3], $mname[$g[4]], $g[5] + 1900, $g[2], $g[1], $g[0];
+        }
+        ok t_cmp($r->{h}{'set-cookie'}, $want, "CO lifetime '$life'");
+    }
 }

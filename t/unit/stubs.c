@@ -70,10 +70,13 @@ AP_DECLARE(char *) ap_escape_logitem(apr_pool_t *p, const char *str)
     return apr_pstrdup(p, str ? str : "");
 }
 
+int unit_in_htaccess;   /* directives read from an .htaccess */
+
 AP_DECLARE(const char *) ap_check_cmd_context(cmd_parms *cmd,
                                               unsigned forbidden)
 {
-    return NULL;
+    return unit_in_htaccess && (forbidden & NOT_IN_HTACCESS)
+        ? "not allowed in .htaccess" : NULL;
 }
 
 AP_DECLARE(ap_expr_info_t *) ap_expr_parse_cmd_mi(const cmd_parms *cmd,

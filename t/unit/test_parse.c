@@ -957,6 +957,146 @@ static void test_regex_compile(void)
     unit_default_cflags = AP_REG_DEFAULT;
 }
 
+/* ------------------------------------------------------------------ */
+/* The .htaccess line cache                                            */
+
+static int cache_entries(void)
+{
+    int n = 0;
+    htentry_t *e;
+
+    for (e = cache->head; e; e = e->next)
+        ++n;
+    return n;
+}
+
+static int regex_matches_plain(const rw_regex_t *re, const char *s)
+{
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
+
+    pcre2_match_data_free(md);
+    return rc >= 0;
+}
+
+static void test_htcache(void)
+{
+    apr_pool_t *req1, *req2, *cp;
+    cmd_parms cmd;
+    rw_rule_t r1, r2;
+    unsigned char msg[15];
+    apr_ssize_t klen;
+    char line[64];
+    int i, found;
+    htentry_t *e;
+
+    /* SipHash-2-4 reference vectors (key 00..0f; messages 00.., 0 and
+     * 15 bytes long) */
+    for (i = 0; i < 15; ++i)
+        msg[i] = (unsigned char)i;
+    CHECK(siphash(0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL, msg, 0)
+          == 0x726fdb47dd0e0e31ULL, "siphash vector, empty");
+    CHECK(siphash(0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL, msg, 15)
+          == 0xa129ca6149be45e5ULL, "siphash vector, 15 bytes");
+
+    apr_pool_create(&cp, P);
+    rw_parse_init(cp);
+    CHECK(cache != NULL, "cache created");
+    if (!cache)
+        return;
+    /* "Ez" and "FY" collide in APR's default hash (times 33), so do all
+     * strings made of them; not in ours */
+    klen = APR_HASH_KEY_STRING;
+    CHECK(apr_hashfunc_default("EzEz", &klen) ==
+          (klen = APR_HASH_KEY_STRING, apr_hashfunc_default("FYFY", &klen)),
+          "APR's default hash collides on EzEz/FYFY");
+    klen = APR_HASH_KEY_STRING;
+    found = line_hash("EzEz", &klen) !=
+            (klen = APR_HASH_KEY_STRING, line_hash("FYFY", &klen));
+    CHECK(found, "the cache's hash does not");
+
+    cache->budget = 40 * RW_HTCACHE_NODE;
+    unit_in_htaccess = 1;
+    memset(&cmd, 0, sizeof(cmd));
+
+    /* a hit gives the same compiled rule */
+    apr_pool_create(&req1, P);
+    cmd.pool = req1;
+    CHECK_STR(NULL, compile_cached(&cmd, 0, "^a$ /b [L]", &r1, sizeof(r1),
+                                   rule_fn), "first compile");
+    CHECK_STR(NULL, compile_cached(&cmd, 0, "^a$ /b [L]", &r2, sizeof(r2),
+                                   rule_fn), "second compile");
+    CHECK(r1.re == r2.re && r1.pattern == r2.pattern, "hit: same entry");
+    CHECK_INT(1, cache_entries(), "one entry");
+    /* used twice: compiled again with JIT, the new entry replaces the
+     * old one, which the request keeps using */
+    CHECK_INT(1, cache->head->jit, "second use: JIT");
+    CHECK_INT(0, cache->head->refs, "the new entry is not in use yet");
+    {
+        rw_rule_t r3;
+        CHECK_STR(NULL, compile_cached(&cmd, 0, "^a$ /b [L]", &r3,
+                                       sizeof(r3), rule_fn), "third compile");
+        CHECK(r3.re != r1.re && !strcmp(r3.pattern, "^a$"),
+              "third use: the JIT entry");
+        CHECK_INT(1, cache->head->refs, "the JIT entry in use");
+    }
+    /* errors are not cached */
+    CHECK(compile_cached(&cmd, 0, "^(a /b", &r2, sizeof(r2), rule_fn) != NULL,
+          "bad pattern: error");
+    CHECK_INT(1, cache_entries(), "error not cached");
+
+    /* bounded in bytes: 100 new lines, the budget holds; the oldest go
+     * first, except a line in use, which stays readable until its
+     * request ends */
+    apr_pool_create(&req2, P);
+    cmd.pool = req2;
+    for (i = 0; i < 100; ++i) {
+        apr_snprintf(line, sizeof(line), "^/x%d/(.*)$ /y%d/$1 [L]", i, i);
+        CHECK_STR(NULL, compile_cached(&cmd, 0, line, &r2, sizeof(r2),
+                                       rule_fn), "compile");
+        CHECK(cache->bytes <= cache->budget, "within the budget");
+        /* keep "^/x0/..." recent */
+        CHECK_STR(NULL, compile_cached(&cmd, 0, "^/x0/(.*)$ /y0/$1 [L]", &r2,
+                                       sizeof(r2), rule_fn), "recompile");
+    }
+    CHECK(cache_entries() >= 20 && cache_entries() <= 40, "entries bounded");
+    found = 0;
+    for (e = cache->head; e; e = e->next)
+        if (!strcmp(e->line, "^/x0/(.*)$ /y0/$1 [L]"))
+            found = 1;
+    CHECK(found, "the recently used line stays (LRU)");
+    found = 0;
+    for (e = cache->head; e; e = e->next)
+        if (!strcmp(e->line, "^/x1/(.*)$ /y1/$1 [L]"))
+            found = 1;
+    CHECK(!found, "an old line went");
+    /* the first entry was evicted while req1 used it: still readable */
+    CHECK_STR("^a$", r1.pattern, "evicted entry in use: readable");
+    CHECK_INT(1, regex_matches_plain(r1.re, "a"), "its regex still works");
+    apr_pool_destroy(req1);     /* frees it */
+    apr_pool_destroy(req2);
+    CHECK(cache->bytes <= cache->budget, "within the budget");
+
+    /* a line costing more than 1/16 of the budget is not kept */
+    {
+        apr_pool_t *req3;
+        char *big = apr_palloc(P, 20000);
+        memset(big, 'a', 19990);
+        memcpy(big, "^/", 2);
+        strcpy(big + 19990, " /b");
+        apr_pool_create(&req3, P);
+        cmd.pool = req3;
+        i = cache_entries();
+        CHECK_STR(NULL, compile_cached(&cmd, 0, big, &r2, sizeof(r2),
+                                       rule_fn), "big line compiles");
+        CHECK_INT(i, cache_entries(), "big line not kept");
+        apr_pool_destroy(req3);
+    }
+    unit_in_htaccess = 0;
+    apr_pool_destroy(cp);
+    CHECK(cache == NULL, "cache gone with its pool");
+}
+
 void test_parse(void)
 {
     test_split_args();
@@ -968,4 +1108,5 @@ void test_parse(void)
     test_cond_flags();
     test_cond_pattern();
     test_regex_compile();
+    test_htcache();
 }

@@ -18,6 +18,8 @@ extern apr_pool_t *unit_pool;   /* cleared between test groups */
 /* stubs.c: the server's RegexDefaultOptions, and the last log line. */
 extern int unit_default_cflags;
 extern char unit_last_log[1024];
+/* stubs.c: ap_check_cmd_context() says "in an .htaccess" when set. */
+extern int unit_in_htaccess;
 
 void unit_fail(const char *file, int line, const char *what,
                const char *expected, const char *got);
