@@ -972,9 +972,13 @@ static int cache_entries(void)
 
 static int regex_matches_plain(const rw_regex_t *re, const char *s)
 {
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
+    pcre2_match_data *md;
+    int rc;
 
+    if (!re->code)      /* decided without PCRE: re_matches reads lit */
+        return re_matches(re, s);
+    md = pcre2_match_data_create(1, NULL);
+    rc = pcre2_match(re->code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
     pcre2_match_data_free(md);
     return rc >= 0;
 }
