@@ -89,81 +89,113 @@ static const entry_t *find(const rw_index_t *ix, unsigned h, apr_size_t len,
     return NULL;
 }
 
+/* The order of two rules' keys: kind, fold, literal (ASCII folded when
+ * fold); 0 when they are filed under the same entry. */
+static int key_order(const rw_rule_t *a, const rw_rule_t *b)
+{
+    int ka = kind_of(a), kb = kind_of(b);
+    int fa = a->re->lit_nocase != 0, fb = b->re->lit_nocase != 0;
+    apr_size_t i;
+
+    if (ka != kb)
+        return ka - kb;
+    if (fa != fb)
+        return fa - fb;
+    if (a->re->litlen != b->re->litlen)
+        return a->re->litlen < b->re->litlen ? -1 : 1;
+    for (i = 0; i < a->re->litlen; ++i) {
+        unsigned char ca = (unsigned char)a->re->lit[i];
+        unsigned char cb = (unsigned char)b->re->lit[i];
+        if (fa) {
+            if (ca < 128)
+                ca = (unsigned char)apr_tolower(ca);
+            if (cb < 128)
+                cb = (unsigned char)apr_tolower(cb);
+        }
+        if (ca != cb)
+            return ca - cb;
+    }
+    return 0;
+}
+
+/* qsort has no context argument: the rules are reached through this
+ * pointer, set and used at config time only (one thread). */
+static const rw_rule_t *sort_rules;
+
+/* Keys in order, then rule numbers: each entry's rules ascend. */
+static int id_cmp(const void *x, const void *y)
+{
+    int a = *(const int *)x, b = *(const int *)y;
+    int d = key_order(&sort_rules[a], &sort_rules[b]);
+
+    return d ? d : a - b;
+}
+
 const rw_index_t *rw_index_build(apr_pool_t *p, const rw_rule_t *rules,
                                  int nrules)
 {
     rw_index_t *ix;
-    apr_pool_t *tmp;
-    apr_hash_t *byname;
-    apr_array_header_t *order, *always;
-    int i, k, nentries = 0, nids = 0;
+    int *always, *ids;
+    int i, k, nalways = 0, nids = 0, nentries = 0;
     unsigned slots = 16;
 
     if (nrules < RW_INDEX_MIN_RULES)
         return NULL;
-    apr_pool_create(&tmp, p);
-    byname = apr_hash_make(tmp);
-    order = apr_array_make(tmp, 64, sizeof(apr_array_header_t *));
-    always = apr_array_make(p, 16, sizeof(int));
     ix = apr_pcalloc(p, sizeof(*ix));
     ix->rules = rules;
     ix->nrules = nrules;
-
-    /* group the rules by (kind, fold, literal), in rule order */
+    /* one pass to count, then the lists at their final size: at 10,000
+     * rules every temporary structure would show in the parent's peak
+     * RSS, which the children inherit */
     for (i = 0; i < nrules; ++i) {
-        const rw_regex_t *re = rules[i].re;
-        int kind = kind_of(&rules[i]);
-        apr_array_header_t *list;
-        char *name;
-        if (!kind) {
-            APR_ARRAY_PUSH(always, int) = i;
-            continue;
+        if (!kind_of(&rules[i]))
+            ++nalways;
+        else {
+            ++nids;
+            if (kind_of(&rules[i]) == 2 && rules[i].re->litlen > ix->maxplen)
+                ix->maxplen = (unsigned)rules[i].re->litlen;
         }
-        name = apr_psprintf(tmp, "%d%d%s", kind, re->lit_nocase ? 1 : 0,
-                            re->lit);
-        if (re->lit_nocase) {
-            char *c;
-            for (c = name + 2; *c; ++c)
-                if ((unsigned char)*c < 128)
-                    *c = (char)apr_tolower((unsigned char)*c);
-        }
-        list = apr_hash_get(byname, name, APR_HASH_KEY_STRING);
-        if (!list) {
-            list = apr_array_make(tmp, 1, sizeof(int));
-            apr_hash_set(byname, name, APR_HASH_KEY_STRING, list);
-            APR_ARRAY_PUSH(order, apr_array_header_t *) = list;
-        }
-        APR_ARRAY_PUSH(list, int) = i;
-        ++nids;
-        if (kind == 2 && re->litlen > ix->maxplen)
-            ix->maxplen = (unsigned)re->litlen;
     }
-    nentries = order->nelts;
-    while (slots < 2u * (unsigned)nentries)
+    always = apr_palloc(p, (nalways ? nalways : 1) * sizeof(int));
+    ids = apr_palloc(p, (nids ? nids : 1) * sizeof(int));
+    for (i = 0, k = 0, nalways = 0; i < nrules; ++i) {
+        if (kind_of(&rules[i]))
+            ids[k++] = i;
+        else
+            always[nalways++] = i;
+    }
+    sort_rules = rules;
+    qsort(ids, nids, sizeof(int), id_cmp);
+    sort_rules = NULL;
+    for (i = 0; i < nids; ++i)
+        if (!i || key_order(&rules[ids[i - 1]], &rules[ids[i]]))
+            ++nentries;
+    while (slots < (unsigned)nentries + (unsigned)nentries / 2)
         slots <<= 1;
     ix->mask = slots - 1;
     ix->slots = apr_pcalloc(p, slots * sizeof(int));
     ix->entries = apr_palloc(p, (nentries ? nentries : 1) * sizeof(entry_t));
-    ix->ids = apr_palloc(p, (nids ? nids : 1) * sizeof(int));
+    ix->ids = ids;
     ix->plen = apr_pcalloc(p, ix->maxplen + 1);
-    ix->always = (const int *)always->elts;
-    ix->nalways = always->nelts;
+    ix->always = always;
+    ix->nalways = nalways;
 
-    nids = 0;
-    for (k = 0; k < nentries; ++k) {
-        apr_array_header_t *list = APR_ARRAY_IDX(order, k, apr_array_header_t *);
-        const rw_regex_t *re = rules[APR_ARRAY_IDX(list, 0, int)].re;
-        entry_t *en = &ix->entries[k];
+    for (i = 0, k = -1; i < nids; ++i) {
+        const rw_regex_t *re = rules[ids[i]].re;
+        entry_t *en;
         unsigned slot;
+        if (k >= 0 && !key_order(&rules[ids[i - 1]], &rules[ids[i]])) {
+            ++ix->entries[k].n;
+            continue;
+        }
+        en = &ix->entries[++k];
         en->prefix = !re->lit_exact;
         en->fold = re->lit_nocase ? 1 : 0;
         en->len = (unsigned)re->litlen;
         en->hash = rw_lit_hash(re->lit, re->litlen, en->fold) ^
                    salt(en->prefix, en->fold);
-        en->first = nids;
-        en->n = list->nelts;
-        memcpy(ix->ids + nids, list->elts, list->nelts * sizeof(int));
-        nids += list->nelts;
+        en->first = i;
+        en->n = 1;
         if (en->prefix)
             ix->plen[en->len] = 1;
         for (slot = en->hash & ix->mask; ix->slots[slot];
@@ -171,7 +203,6 @@ const rw_index_t *rw_index_build(apr_pool_t *p, const rw_rule_t *rules,
             ;
         ix->slots[slot] = k + 1;
     }
-    apr_pool_destroy(tmp);
     return ix;
 }
 

@@ -385,7 +385,6 @@ static const char *parse_range(apr_pool_t *p, const char *s, const char *end,
         most += (*c == '$' || *c == '%' || *c == '\\') * 2;
     pieces = apr_array_make(p, most, sizeof(rw_piece_t));
 
-    t->text = apr_pstrmemdup(p, s, end - s);
     while (s < end) {
         if (*s == '\\' && s + 1 < end) {
             *b = s[1];
@@ -445,7 +444,6 @@ static const char *parse_range(apr_pool_t *p, const char *s, const char *end,
         buf[t->pieces[0].len] = '\0';     /* the piece is all of buf */
         t->literal = buf;
     }
-    t->first_is_ref = t->npieces > 0 && t->pieces[0].kind != RW_PIECE_LIT;
     *out = t;
     return NULL;
 }
@@ -587,7 +585,6 @@ static const char *rule_flag(apr_pool_t *p, const char *key, const char *val,
         r->status = HTTP_GONE;
     }
     else if (is_flag(key, "H", "handler")) {
-        r->handler = val;
         if ((err = tpl_or_null(p, val, &r->handler_tpl)))
             return err;
     }
@@ -640,7 +637,6 @@ static const char *rule_flag(apr_pool_t *p, const char *key, const char *val,
         r->skip = val ? atoi(val) : 0;
     }
     else if (is_flag(key, "T", "type")) {
-        r->type = val;
         if ((err = tpl_or_null(p, val, &r->type_tpl)))
             return err;
     }

@@ -67,10 +67,9 @@ static unsigned walk_tpl(const rw_tpl_t *t, int depth)
     unsigned h = 0;
     int i;
 
-    FZ_CHECK(t != NULL && t->text != NULL, "template or its text");
+    FZ_CHECK(t != NULL, "template");
     FZ_CHECK(t->npieces >= 0, "piece count");
     FZ_CHECK(depth < 10000, "map nesting");
-    h += touch(t->text);
     if (t->literal)
         h += touch(t->literal);
     FZ_CHECK(t->npieces == 0 || t->pieces != NULL, "pieces array");
@@ -103,9 +102,6 @@ static unsigned walk_tpl(const rw_tpl_t *t, int depth)
     }
     if (t->literal && t->npieces == 1)
         FZ_CHECK(strlen(t->literal) <= t->pieces[0].len, "literal length");
-    FZ_CHECK(t->first_is_ref ==
-             (t->npieces > 0 && t->pieces[0].kind != RW_PIECE_LIT),
-             "first_is_ref");
     return h;
 }
 

@@ -315,27 +315,17 @@ static void test_parse_template(void)
         CHECK_STR(cases[i].sig, tpl_sig(t), what);
     }
 
-    /* the whole-literal shortcut and the first-piece marker */
+    /* the whole-literal shortcut */
     rw_parse_template(P, "plain", &t);
     CHECK_STR("plain", t->literal, "literal of 'plain'");
-    CHECK_INT(0, t->first_is_ref, "first_is_ref of 'plain'");
     rw_parse_template(P, "", &t);
     CHECK_STR("", t->literal, "literal of ''");
     rw_parse_template(P, "a\\$b", &t);
     CHECK_STR("a$b", t->literal, "literal of 'a\\$b'");
     rw_parse_template(P, "/x$1", &t);
     CHECK(t->literal == NULL, "no literal for '/x$1'");
-    CHECK_INT(0, t->first_is_ref, "first_is_ref of '/x$1'");
     rw_parse_template(P, "$1/x", &t);
-    CHECK_INT(1, t->first_is_ref, "first_is_ref of '$1/x'");
-    rw_parse_template(P, "%{HTTP_HOST}/x", &t);
-    CHECK_INT(1, t->first_is_ref, "first_is_ref of '%{HTTP_HOST}/x'");
-    rw_parse_template(P, "${m:a}/x", &t);
-    CHECK_INT(1, t->first_is_ref, "first_is_ref of '${m:a}/x'");
-    rw_parse_template(P, "\\$1", &t);
-    CHECK_INT(0, t->first_is_ref, "first_is_ref of '\\$1'");
-    rw_parse_template(P, "/a/$1", &t);
-    CHECK_STR("/a/$1", t->text, "text kept for logs");
+    CHECK(t->literal == NULL, "no literal for '$1/x'");
 }
 
 /* ------------------------------------------------------------------ */
@@ -639,12 +629,12 @@ static void test_rule_flag_values(void)
     /* T=, H= */
     r = new_rule();
     rw_parse_rule_flags(P, "[T=text/html]", r);
-    CHECK_STR("text/html", r->type, "[T=text/html] type");
     CHECK(r->type_tpl && r->type_tpl->literal
           && !strcmp(r->type_tpl->literal, "text/html"), "[T=..] template");
     r = new_rule();
     rw_parse_rule_flags(P, "[H=cgi-script]", r);
-    CHECK_STR("cgi-script", r->handler, "[H=cgi-script] handler");
+    CHECK_STR("cgi-script", r->handler_tpl ? r->handler_tpl->literal : NULL,
+              "[H=cgi-script] handler");
     r = new_rule();
     rw_parse_rule_flags(P, "[type=%{ENV:t}]", r);
     CHECK(r->type_tpl && r->type_tpl->npieces == 1
@@ -656,20 +646,20 @@ static void test_rule_flag_values(void)
     rw_parse_rule_flags(P, "[E=a:b,E=!c,env=d]", r);
     CHECK_INT(3, r->env ? r->env->nelts : 0, "[E=a:b,E=!c,env=d] count");
     if (r->env && r->env->nelts == 3) {
-        CHECK_STR("a:b", APR_ARRAY_IDX(r->env, 0, rw_env_t).spec->text,
+        CHECK_STR("a:b", APR_ARRAY_IDX(r->env, 0, rw_env_t).spec->literal,
                   "first E=");
-        CHECK_STR("!c", APR_ARRAY_IDX(r->env, 1, rw_env_t).spec->text,
+        CHECK_STR("!c", APR_ARRAY_IDX(r->env, 1, rw_env_t).spec->literal,
                   "second E=");
     }
     r = new_rule();
     rw_parse_rule_flags(P, "[E=a=b:c=d]", r);
     CHECK_STR("a=b:c=d", r->env && r->env->nelts
-              ? APR_ARRAY_IDX(r->env, 0, rw_env_t).spec->text : NULL,
+              ? APR_ARRAY_IDX(r->env, 0, rw_env_t).spec->literal : NULL,
               "[E=a=b:c=d] keeps the '=' after the first");
     r = new_rule();
     rw_parse_rule_flags(P, "[E=a:b ]", r);
     CHECK_STR("a:b", r->env && r->env->nelts
-              ? APR_ARRAY_IDX(r->env, 0, rw_env_t).spec->text : NULL,
+              ? APR_ARRAY_IDX(r->env, 0, rw_env_t).spec->literal : NULL,
               "[E=a:b ] drops the trailing space");
     r = new_rule();
     rw_parse_rule_flags(P, "[CO=a:b:.example.com,cookie=c:d:e]", r);
