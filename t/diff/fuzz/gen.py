@@ -150,6 +150,34 @@ def wchoice(rng, items, weights):
     return rng.choices(items, weights)[0]
 
 
+# --avoid-known: steer around the divergence classes already filed (issue
+# 12), so that a run finds new ones. Checked on the generated text.
+AVOID = False
+KNOWN = [
+    ("A6/B8 look-ahead in sub-requests", ("LA-U:", "LA-F:", " -U", " -F", "!-U", "!-F")),
+    ("A9/A10/B6/B10 T= and H=", ("T=", "H=")),
+    ("A11 HTTP:Host", ("HTTP:Host",)),
+    ("A12 duplicate cookies", ("CO=",)),
+    ("A13/A14 schemes without query", ("ftp://", "gopher://", "news:", "nntp://", "ldap://")),
+    ("A15/B7 empty and '&' queries", ("&]", "& ", "?]", "? ", "?%{QUERY_STRING}")),
+    ("B1/B2/F1 [PT]", ("PT",)),
+    ("B4 NC string comparisons", ()),
+    ("B5 NS", ("NS",)),
+]
+
+
+def known_hit(line):
+    """The known class a generated line would exercise, or None."""
+    if not AVOID:
+        return None
+    padded = line + " "
+    for label, needles in KNOWN:
+        for n in needles:
+            if n in padded:
+                return label
+    return None
+
+
 # ----------------------------------------------------------------------
 # regex grammar: each atom gives pattern text and a sample that matches
 
@@ -420,7 +448,10 @@ def gen_rules(rng, ctx, words, samples, nrules=None):
         ncap = count_caps(pat)
         ncond = wchoice(rng, [0, 1, 2, 3], [55, 30, 11, 4])
         for _ in range(ncond):
-            out.append(gen_cond(rng, ncap))
+            cond = gen_cond(rng, ncap)
+            if AVOID and (known_hit(cond) or (" [NC" in cond and cond.split()[2].lstrip('!"')[:1] in "<>=")):
+                cond = "RewriteCond %{REQUEST_URI} !^/zzz"
+            out.append(cond)
         sub = gen_subst(rng, ctx, ncap)
         flags = gen_flags(rng, sub)
         if sub == "-" and not flags and rng.random() < 0.7:
@@ -428,6 +459,9 @@ def gen_rules(rng, ctx, words, samples, nrules=None):
         line = "RewriteRule %s %s" % (pat, sub)
         if flags:
             line += " [%s]" % ",".join(flags)
+        if known_hit(line):
+            del out[len(out) - ncond:]
+            continue
         out.append(line)
     return out
 
