@@ -710,11 +710,11 @@ BAD_LINES = [
 ]
 
 
-def gen_configtest(rng, name):
+def gen_configtest(rng, name, bad=None):
     c = FuzzCase(name)
     c.configtest = True
     base = gen_rules(rng, "server", [], [], rng.choice([0, 1]))
-    bad = rng.choice(BAD_LINES).split("\n")
+    bad = (bad or rng.choice(BAD_LINES)).split("\n")
     blocks = []
     i = 0
     while i < len(bad):
