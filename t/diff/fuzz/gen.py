@@ -159,7 +159,7 @@ KNOWN = [
     ("A11 HTTP:Host", ("HTTP:Host",)),
     ("A12 duplicate cookies", ("CO=",)),
     ("A13/A14 schemes without query", ("ftp://", "gopher://", "news:", "nntp://", "ldap://")),
-    ("A15/B7 empty and '&' queries", ("&]", "& ", "?]", "? ", "?%{QUERY_STRING}")),
+    ("A15/B7 empty and '&' queries", ("&]", "& ", "?]", "? ")),
     ("B1/B2/F1 [PT]", ("PT",)),
     ("B4 NC string comparisons", ()),
     ("B5 NS", ("NS",)),
@@ -308,7 +308,7 @@ def gen_subst(rng, ctx, ncap):
             s = pieces[0] + ("" if pieces[0].startswith("$") else "/") + s.lstrip("/") \
                 if rng.random() < 0.3 else s
     if rng.random() < 0.35 and not s.startswith(("mailto", "-")):
-        q = rng.choice(["a=$1", "x=1", "%{QUERY_STRING}", "", "a=1&", "p=%1",
+        q = rng.choice(["a=$1", "x=1", "%{QUERY_STRING}", "%{QUERY_STRING}", "", "a=1&", "p=%1",
                         "k=${m:$1|none}", "q=%{ENV:RW_A}", "a=b&c=d", "s=%{HTTP:X-Fz}"])
         if "$1" in q and not ncap:
             q = "x=2"
