@@ -163,7 +163,15 @@ KNOWN = [
     ("B1/B2/F1 [PT]", ("PT",)),
     ("B4 NC string comparisons", ()),
     ("B5 NS", ("NS",)),
+    ("F3 END in per-dir", ("END",)),
+    ("T-ici IgnoreContextInfo (trace)", ("IgnoreContextInfo",)),
 ]
+
+
+def _flags_of(line):
+    if line.endswith("]") and " [" in line:
+        return line[line.rindex(" [") + 2:-1].split(",")
+    return []
 
 
 def known_hit(line):
@@ -171,6 +179,12 @@ def known_hit(line):
     if not AVOID:
         return None
     padded = line + " "
+    flags = _flags_of(line)
+    redirect = any(f == "R" or f.startswith("R=") for f in flags)
+    if redirect and "C" in flags:
+        return "F2 [R] in a chain"
+    if redirect and "?%{QUERY_STRING}" in line:
+        return "F6 redirect with the request's query"
     for label, needles in KNOWN:
         for n in needles:
             if n in padded:
@@ -483,7 +497,9 @@ def gen_dir_ruleset(rng, words, samples, avoid_a1, engine_inherited):
     if rng.random() < 0.3:
         items.append("RewriteBase " + rng.choice(["/", "/a/", "/new", "/x/", "/a/b/"]))
     if rng.random() < 0.1:
-        items.append("RewriteOptions " + rng.choice(OPTIONS))
+        opt = rng.choice(OPTIONS)
+        if not (AVOID and opt.startswith("Inherit")):      # F4
+            items.append("RewriteOptions " + opt)
     items.extend(gen_rules(rng, "dir", words, samples))
     return items
 
@@ -512,7 +528,7 @@ def gen_server(rng, avoid_a1):
     if not avoid_a1 or rng.random() < 0.3:
         if rng.random() < 0.6:
             items.append(engine_line(rng))
-    if rng.random() < 0.4:
+    if rng.random() < 0.4 and not avoid_a1:
         items.append("RewriteOptions " + rng.choice(["InheritDown", "InheritDownBefore",
                                                      "Inherit"]))
     if rng.random() < 0.5:
