@@ -87,7 +87,12 @@ fuzz-diff: $(MODULE)
 	    $(if $(COUNT),--count $(COUNT)) $(if $(SECONDS),--seconds $(SECONDS)) \
 	    --out $(FUZZ_DIFF_OUT) $(FUZZ_DIFF_ARGS)
 
-.PHONY: fuzz-diff
+# CI: fixed seeds (t/diff/fuzz/ci-seeds.txt), bounded time, any difference fails
+fuzz-diff-ci: $(MODULE)
+	python3 t/diff/fuzz/fuzz-diff --seeds-file t/diff/fuzz/ci-seeds.txt --count 30 \
+	    --seconds 300 --no-reduce
+
+.PHONY: fuzz-diff fuzz-diff-ci
 
 # ---------------------------------------------------------------------
 # Fuzzing: libFuzzer targets with ASan + UBSan (fuzz/README.md).  Needs
