@@ -594,7 +594,7 @@ def gen_case(rng, name, avoid_a1=False, server_engine=False):
                            '"%{REQUEST_URI} =~ m#^/a#"', '"-f %{REQUEST_FILENAME}"'])
         inner = gen_dir_ruleset(rng, words, samples_tagged(samples, ""), avoid_a1, inherited)
         blk = Block("<If %s>" % expr, inner)
-        if rng.random() < 0.5:
+        if rng.random() < 0.5 or AVOID:      # F8: vhost-level <If>
             vh.append(Block('<Directory "@DOCROOT@">', [blk]))
         else:
             vh.append(blk)
