@@ -63,7 +63,25 @@ class Req:
     def copy(self):
         return Req(self.method, self.target, self.headers, self.proto)
 
+    def raw(self):
+        """The request in run-diff's RAW form when the target holds bytes
+        a simple request line cannot (anything outside printable ASCII or
+        a space): escaped as in the case format."""
+        if all(32 < ord(ch) < 127 for ch in self.target):
+            return None
+        t = "".join(ch if 32 < ord(ch) < 127 and ch != "\\" else
+                    "\\x%02x" % ord(ch) for ch in self.target)
+        hdrs = list(self.headers)
+        if not any(h.lower().startswith("host:") for h in hdrs):
+            hdrs.insert(0, "Host: @HOST@")
+        hdrs.append("Connection: close")
+        return "RAW %s %s %s\\r\\n%s\\r\\n" % (
+            self.method, t, self.proto, "".join(h + "\\r\\n" for h in hdrs))
+
     def lines(self):
+        raw = self.raw()
+        if raw is not None:
+            return [raw]
         first = "%s %s" % (self.method, self.target)
         if self.proto != "HTTP/1.1":
             first += " " + self.proto
@@ -336,7 +354,7 @@ def gen_subst(rng, ctx, ncap):
 # flags
 
 FLAGS = [
-    ("L", 30), ("END", 6), ("N", 1), ("C", 5), ("S=1", 2), ("R", 6), ("R=301", 8),
+    ("L", 30), ("END", 6), ("N=4", 1), ("C", 5), ("S=1", 2), ("R", 6), ("R=301", 8),
     ("R=302", 3), ("R=303", 1), ("R=307", 1), ("R=308", 1), ("R=410", 1),
     ("R=404", 1), ("R=500", 1), ("R=400", 1), ("F", 4), ("G", 2), ("NC", 8),
     ("QSA", 8), ("QSD", 3), ("QSL", 1), ("NE", 4), ("B", 3), ("B=/?&", 1),
@@ -360,10 +378,8 @@ def gen_flags(rng, subst):
         if f == "P":
             if not subst.startswith("http://127.0.0.1:@PORT@"):
                 continue
-        if f.startswith("N") and f[:2] in ("N", "N=") and "L" not in flags:
-            # a loop that stops: N only with a substitution that cannot match again
-            if subst == "-":
-                continue
+        # [N] is always bounded (N=n): a bare N loops up to 10000 times on
+        # a substitution that matches again, growing the URI each round
         if f not in flags:
             flags.append(f)
     return flags
@@ -652,6 +668,10 @@ def gen_target(rng, samples, words):
         path = path + "/./"
     elif m < 0.20 and path.endswith("/") and len(path) > 1:
         path = path[:-1]
+    elif m < 0.23:
+        i = rng.randint(1, len(path))
+        path = path[:i] + rng.choice(["\u00e9", "\u00c3\u00a9", " ", "\t", "\x01", "\x7f"]) \
+            + path[i:]
     q = rng.random()
     if q < 0.25:
         path += "?" + rng.choice(["x=1", "a=b&c=d", "", "q=%2F%26", "x", "p=a+b", "old=1",
