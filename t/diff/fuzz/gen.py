@@ -502,8 +502,10 @@ OPTIONS = ["Inherit", "InheritBefore", "InheritDown", "InheritDownBefore",
 
 
 def engine_line(rng):
+    # --avoid-known: no "off" (<Location> RewriteEngine off is issue 12's
+    # A1 tail and B9)
     return wchoice(rng, ["RewriteEngine On", "RewriteEngine on", "RewriteEngine off",
-                         "RewriteEngine Off"], [10, 10, 1, 1])
+                         "RewriteEngine Off"], [10, 10, 0 if AVOID else 1, 0 if AVOID else 1])
 
 
 def gen_dir_ruleset(rng, words, samples, avoid_a1, engine_inherited):
