@@ -101,6 +101,24 @@ clean:
 
 .PHONY: all install unit test demo demo-stop clean
 
+# Differential fuzzing against the stock module (t/diff/fuzz/README.md):
+#   make fuzz-diff                      200 generated configurations, seed from the clock
+#   make fuzz-diff SEED=7 COUNT=1000    or SECONDS=3600 (time-bounded)
+#   make fuzz-diff FUZZ_DIFF_ARGS=--avoid-known
+# Reduced repros of each new class go to FUZZ_DIFF_OUT (t/diff/fuzz/out).
+FUZZ_DIFF_OUT ?= t/diff/fuzz/out
+fuzz-diff: $(MODULE)
+	python3 t/diff/fuzz/fuzz-diff $(if $(SEED),--seed $(SEED)) \
+	    $(if $(COUNT),--count $(COUNT)) $(if $(SECONDS),--seconds $(SECONDS)) \
+	    --out $(FUZZ_DIFF_OUT) $(FUZZ_DIFF_ARGS)
+
+# CI: fixed seeds (t/diff/fuzz/ci-seeds.txt), bounded time, any difference fails
+fuzz-diff-ci: $(MODULE)
+	python3 t/diff/fuzz/fuzz-diff --seeds-file t/diff/fuzz/ci-seeds.txt --count 30 \
+	    --seconds 300 --no-reduce
+
+.PHONY: fuzz-diff fuzz-diff-ci
+
 # ---------------------------------------------------------------------
 # Fuzzing: libFuzzer targets with ASan + UBSan (fuzz/README.md).  Needs
 # clang and its sanitizer runtimes (Debian 12: clang-14 libclang-rt-14-dev).

@@ -3,6 +3,8 @@
 #   (a) C unit tests             make -C <repo> unit   ("unit: N passed, N failed")
 #   (b) Apache::Test suite       t/run-apache-test.sh -verbose (TAP ok / not ok lines)
 #   (c) differential runner      t/diff/run-diff, if present ("diff: N passed, N failed")
+#   (d) rewrite-test tool tests  t/tools/test-rewrite-test
+#   (e) fuzzer smoke test        t/diff/fuzz/fuzz-diff --self-test (stock vs stock)
 # Each part's output is printed as it runs; the last line is the totals,
 #   N passed, N failed
 # alone on its line.  Exit status is non-zero when any test failed or any
@@ -134,6 +136,18 @@ if [ -e "$tool_tests" ]; then
     log=$logdir/tools.log
     run_logged "$log" timeout --kill-after=30 600 python3 "$tool_tests"
     record_summary "rewrite-test" 'rewrite-test:' "$log" $?
+fi
+
+# ---------------------------------------------------------------------
+# (e) differential fuzzer smoke test: stock against stock, fixed seed
+#     ("fuzz-diff: N passed, N failed"; the real runs are make fuzz-diff)
+# ---------------------------------------------------------------------
+fuzz_diff=$here/diff/fuzz/fuzz-diff
+if [ -e "$fuzz_diff" ]; then
+    banner "fuzz-diff smoke test: t/diff/fuzz/fuzz-diff --self-test"
+    log=$logdir/fuzz-diff.log
+    run_logged "$log" timeout --kill-after=30 600 python3 "$fuzz_diff" --self-test
+    record_summary "fuzz-diff" 'fuzz-diff:' "$log" $?
 fi
 
 # ---------------------------------------------------------------------
