@@ -1047,16 +1047,22 @@ static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
     char *q, *full = *uri;
     int lone;
 
-    /* ftp://, ldap://...: the '?' stays in the URL */
-    if (is_queryless_url(*uri))
+    /* ftp://, ldap://...: the '?' stays in the URL, and the request's
+     * query is dropped for the rules that follow, as with the stock
+     * module */
+    if (is_queryless_url(*uri)) {
+        r->args = NULL;
         return;
+    }
     /* discard: the substitution ended in a lone '?' (already removed) */
     lone = discard;
     if (p->flags & RW_RF_QSDISCARD)
         discard = 1;
     else if (p->flags & RW_RF_QSAPPEND)
         discard = 0;    /* [QSA] keeps the query despite a trailing '?' */
-    q = (lone && discard && (p->flags & RW_RF_QSLAST)) ? NULL
+    /* a substitution ending in a lone '?' gives no query at all: a '?'
+     * before it stays in the URL, as with the stock module */
+    q = lone ? NULL
         : (p->flags & RW_RF_QSLAST) ? strrchr(*uri, '?') : strchr(*uri, '?');
     if (q == NULL) {
         if (discard) {
