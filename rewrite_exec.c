@@ -1226,8 +1226,6 @@ static const char *subst_prefix(rw_ctx_t *ctx, const char *path,
         return NULL;
     rest = path + ml;
     rwlog_nodir(ctx, 5, "strip matching prefix: %s -> %s", path, rest);
-    if (sl && subst[sl - 1] == '/' && *rest == '/')
-        ++rest;
     path = apr_pstrcat(ctx->r->pool, subst,
                        ((sl && subst[sl - 1] == '/') || *rest == '/')
                        ? "" : "/", rest, NULL);
