@@ -27,7 +27,7 @@ APLOG_USE_MODULE(rewrite);
 
 /* Derives PCRE2 options from the server's RegexDefaultOptions, so that a
  * pattern here means what it means to every other module of httpd. */
-static uint32_t pcre_options(int nocase)
+uint32_t rw_pcre_options(int nocase)
 {
     int cflags = ap_regcomp_get_default_cflags();
     uint32_t opts = 0;
@@ -146,7 +146,7 @@ const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
         return NULL;
     }
     re->code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                             pcre_options(nocase), &err, &erroff, NULL);
+                             rw_pcre_options(nocase), &err, &erroff, NULL);
     if (!re->code)
         return "cannot compile";
     pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &ncaps);

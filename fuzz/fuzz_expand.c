@@ -117,23 +117,14 @@ static char *repeat(apr_pool_t *p, const char *s, apr_size_t n)
 static int plain_match(const char *pattern, int nocase, const char *s)
 {
     pcre2_match_data *md = pcre2_match_data_create(RW_MAX_REFS, NULL);
-    int cflags = unit_default_cflags, err, rc;
+    int err, rc;
     PCRE2_SIZE off;
-    uint32_t o = 0;
     pcre2_code *code;
 
     if (!md)
         abort();
-    if (nocase || (cflags & AP_REG_ICASE))
-        o |= PCRE2_CASELESS;
-    if (cflags & AP_REG_NEWLINE)
-        o |= PCRE2_MULTILINE;
-    if (cflags & AP_REG_DOTALL)
-        o |= PCRE2_DOTALL;
-    if (cflags & AP_REG_DOLLAR_ENDONLY)
-        o |= PCRE2_DOLLAR_ENDONLY;
-    code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, o,
-                         &err, &off, NULL);
+    code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                         rw_pcre_options(nocase), &err, &off, NULL);
     if (!code) {
         pcre2_match_data_free(md);
         return -1;

@@ -326,6 +326,10 @@ void rw_jit_all(void);
  *  and at 10,000 rules the code would take megabytes a process). */
 #define RW_NOJIT_MIN_RULES 1000
 
+/** The PCRE2 options of a pattern: the server's RegexDefaultOptions,
+ *  plus PCRE2_CASELESS when nocase. */
+uint32_t rw_pcre_options(int nocase);
+
 /** Compiles pattern with the server's default regex options (plus
  *  PCRE2_CASELESS when nocase), without JIT (rw_regex_jit); error
  *  string or NULL. */

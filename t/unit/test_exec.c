@@ -467,21 +467,13 @@ static void test_file_conditions(void)
  * literals, which the module runs without PCRE). */
 static pcre2_code *ref_code(const char *pattern, int nocase)
 {
-    int cflags = unit_default_cflags, err;
+    int err;
     PCRE2_SIZE off;
-    uint32_t o = 0;
-    pcre2_code *code;
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern,
+                                     PCRE2_ZERO_TERMINATED,
+                                     rw_pcre_options(nocase), &err, &off,
+                                     NULL);
 
-    if (nocase || (cflags & AP_REG_ICASE))
-        o |= PCRE2_CASELESS;
-    if (cflags & AP_REG_NEWLINE)
-        o |= PCRE2_MULTILINE;
-    if (cflags & AP_REG_DOTALL)
-        o |= PCRE2_DOTALL;
-    if (cflags & AP_REG_DOLLAR_ENDONLY)
-        o |= PCRE2_DOLLAR_ENDONLY;
-    code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, o,
-                         &err, &off, NULL);
     if (!code)
         abort();
     return code;
