@@ -169,17 +169,22 @@ static int uri_safe(unsigned char c)
     return apr_isalnum(c) || strchr("-._~!$&'()*+,;=:@/", c) != NULL;
 }
 
-static char *escape_uri(apr_pool_t *p, const char *s)
+/* Escapes s for a redirect; the first keep_q '?' stay literal (an ldap
+ * URL's field separators dn?attributes?scope?filter?extensions), every
+ * other one is escaped like any unsafe byte. */
+static char *escape_uri(apr_pool_t *p, const char *s, int keep_q)
 {
     apr_size_t n = 0;
     const unsigned char *c;
     char *out, *o;
+    int q = 0;
 
     for (c = (const unsigned char *)s; *c; ++c)
-        n += uri_safe(*c) ? 1 : 3;
+        n += (uri_safe(*c) || (*c == '?' && q++ < keep_q)) ? 1 : 3;
     o = out = apr_palloc(p, n + 1);
+    q = 0;
     for (c = (const unsigned char *)s; *c; ++c) {
-        if (uri_safe(*c))
+        if (uri_safe(*c) || (*c == '?' && q++ < keep_q))
             *o++ = *c;
         else {
             *o++ = '%';
@@ -189,26 +194,6 @@ static char *escape_uri(apr_pool_t *p, const char *s)
     }
     *o = '\0';
     return out;
-}
-
-/* An ldap URL's path for a redirect: the first four '?' (the field
- * separators dn?attributes?scope?filter?extensions) stay, every other
- * character is escaped as in escape_uri. */
-static char *escape_ldap(apr_pool_t *p, const char *s)
-{
-    const char *out = "";
-    int kept = 0;
-
-    for (;;) {
-        const char *q = strchr(s, '?');
-        const char *piece = q ? apr_pstrmemdup(p, s, q - s) : s;
-        out = apr_pstrcat(p, out, escape_uri(p, piece), NULL);
-        if (!q)
-            return (char *)out;
-        out = apr_pstrcat(p, out, kept < 4 ? "?" : "%3f", NULL);
-        ++kept;
-        s = q + 1;
-    }
 }
 
 char *rw_escape_backref(apr_pool_t *p, const char *str, const char *only,
@@ -1594,13 +1579,11 @@ static int do_redirect(rw_ctx_t *ctx, int noescape)
              * "scheme:" for the others (mailto:, news:) */
             const char *path = loc[pos - 1] == '/'
                 ? loc + pos + strcspn(loc + pos, "/") : loc + pos;
-            const char *head = apr_pstrmemdup(r->pool, loc, path - loc);
-            if (!strncasecmp(loc, "ldap:", 5))
-                loc = apr_pstrcat(r->pool, head, escape_ldap(r->pool, path),
-                                  NULL);
-            else
-                loc = apr_pstrcat(r->pool, head, escape_uri(r->pool, path),
-                                  NULL);
+            loc = apr_pstrcat(r->pool,
+                              apr_pstrmemdup(r->pool, loc, path - loc),
+                              escape_uri(r->pool, path,
+                                         strncasecmp(loc, "ldap:", 5) ? 0 : 4),
+                              NULL);
         }
     }
     /* a scheme without a query string takes none from the request */
@@ -1610,7 +1593,8 @@ static int do_redirect(rw_ctx_t *ctx, int noescape)
          * %{QUERY_STRING}) is already escaped and is copied */
         int esc = !noescape && (!ctx->orig_args ||
                                 strcmp(r->args, ctx->orig_args));
-        const char *args = esc ? escape_uri(r->pool, r->args) : r->args;
+        const char *args = esc ? escape_uri(r->pool, r->args, 0)
+                               : r->args;
         rwlog(ctx, 1, "%s %s to query string for redirect %s",
               esc ? "escaping" : "copying", r->args, esc ? args : "");
         loc = apr_pstrcat(r->pool, loc, "?", args, NULL);

@@ -96,7 +96,7 @@ static void check_backref(apr_pool_t *p, const char *str, const char *only,
 static void check_escape_uri(request_rec *r, const rw_map_t *unesc,
                              const char *uri)
 {
-    const char *out = escape_uri(r->pool, uri), *c, *back;
+    const char *out = escape_uri(r->pool, uri, 0), *c, *back;
     apr_size_t unsafe = 0;
 
     for (c = uri; *c; ++c)

@@ -95,8 +95,11 @@ static void test_escape_uri(void)
     apr_size_t i;
 
     for (i = 0; i < UNIT_NELTS(cases); ++i)
-        CHECK_STR(cases[i].out, escape_uri(P, cases[i].in),
+        CHECK_STR(cases[i].out, escape_uri(P, cases[i].in, 0),
                   apr_psprintf(P, "escape_uri('%s')", cases[i].in));
+    /* an ldap URL keeps its first four '?' */
+    CHECK_STR("o=x??sub?a?b%3fc%20d", escape_uri(P, "o=x??sub?a?b?c d", 4),
+              "escape_uri ldap");
 }
 
 static void test_is_absolute_uri(void)
