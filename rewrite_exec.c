@@ -51,7 +51,7 @@ void rw_exec_post_config(void)
 #define NOTE_REWRITTEN  "mod_rewrite_rewritten"
 #define NOTE_VARY       "rewrite-perdir-vary"
 
-/* What a rule or a rule list did. */
+/* What one rule did. */
 enum {
     ACT_NOCHANGE = -1, /* matched, but '-' rewrote nothing */
     ACT_NONE = 0,     /* nothing matched */
@@ -59,6 +59,23 @@ enum {
     ACT_NOESCAPE,     /* rewritten by an [NE] rule */
     ACT_STATUS        /* answer with r->status */
 };
+
+/* What a rule list decided: the kind of the last substitution (or of
+ * [PT], or of a forced status), read by the two passes instead of
+ * prefixes written into r->filename. */
+typedef enum {
+    OUT_NONE = 0,     /* no substitution, no [PT]: nothing to do */
+    OUT_INTERNAL,     /* a URL-path or file path in r->filename */
+    OUT_REDIRECT,     /* an absolute URL in r->filename */
+    OUT_PROXY,        /* [P]: r->filename is mod_proxy's "proxy:URL" */
+    OUT_PASSTHROUGH,  /* [PT]: r->filename goes back to URL mapping */
+    OUT_STATUS        /* answer with r->status */
+} rw_out_kind_t;
+
+typedef struct {
+    rw_out_kind_t kind;
+    int noescape;     /* the last substituting rule had [NE] */
+} rw_outcome_t;
 
 typedef struct {
     request_rec *r;
@@ -78,6 +95,7 @@ typedef struct {
     apr_size_t hlen;
     unsigned hcase, hfold;    /* rw_lit_hash of hsub, exact and folded */
     const rw_rule_t *lastsub; /* last rule that substituted */
+    rw_out_kind_t kind;       /* what the last substitution was */
     const char *csubject;     /* URL the candidates below are for */
     const int *cands;         /* indexed rules that may match it */
     int ncands, cpos;
@@ -1350,6 +1368,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     if (p->flags & RW_RF_PROXY) {
         newuri = (char *)fully_qualify(r, newuri);
         r->filename = apr_pstrcat(r->pool, "proxy:", newuri, NULL);
+        ctx->kind = OUT_PROXY;
         rwlog(ctx, 2, "forcing proxy-throughput with %s", newuri);
         return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
     }
@@ -1360,6 +1379,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
         r->filename = (char *)fully_qualify(r, newuri);
         rwlog(ctx, 2, "explicitly forcing redirect with %s", r->filename);
         r->status = p->status;
+        ctx->kind = OUT_REDIRECT;
         return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
     }
 
@@ -1372,7 +1392,9 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
 
     newuri = (char *)reduce_uri(ctx, newuri);
     r->filename = newuri;
+    ctx->kind = OUT_INTERNAL;
     if (is_absolute_uri(newuri, NULL)) {
+        ctx->kind = OUT_REDIRECT;
         r->status = HTTP_MOVED_TEMPORARILY;
         rwlog(ctx, 2, "implicitly forcing redirect (rc=%d with %s",
               r->status, newuri);
@@ -1440,12 +1462,14 @@ static int next_candidate(rw_ctx_t *ctx, const rw_index_t *ix,
     }
 }
 
-static int apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules,
-                       const rw_index_t *ix)
+static rw_outcome_t apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules,
+                                const rw_index_t *ix)
 {
+    static const rw_outcome_t status = { OUT_STATUS, 0 };
     const rw_rule_t *p = (const rw_rule_t *)rules->elts;
     request_rec *r = ctx->r;
-    int i, rc, changed = ACT_NONE, rounds = 1;   /* passes, this one too */
+    rw_outcome_t out = { OUT_NONE, 0 };
+    int i, rc, rounds = 1;   /* passes, this one too */
 
     if (ctx->perdir || ctx->tl >= 3)
         ix = NULL;
@@ -1475,9 +1499,10 @@ loop:
             continue;
         }
         if (rc == ACT_STATUS)
-            return ACT_STATUS;
+            return status;
         if (rc > 0) {
-            changed = (rc == ACT_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
+            out.kind = ctx->kind;
+            out.noescape = rc == ACT_NOESCAPE;
             rwlog(ctx, 2, "setting lastsub to rule with output %s",
                   p[i].output);
             /* a result longer than two request lines (URL-path, or the
@@ -1491,24 +1516,21 @@ loop:
                               "maximum length (%d)", p[i].pattern, r->uri,
                               2 * r->server->limit_req_line);
                 r->status = HTTP_INTERNAL_SERVER_ERROR;
-                return ACT_STATUS;
+                return status;
             }
             if (ctx->unsafe_3f) {
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10508)
                               "Unsafe URL with %%3f URL rewritten without "
                               "UnsafeAllow3F");
                 r->status = HTTP_FORBIDDEN;
-                return ACT_STATUS;
+                return status;
             }
         }
         /* a matching [PT] rule ends the list, '-' included */
         if (p[i].flags & RW_RF_PASSTHROUGH) {
             rwlog(ctx, 2, "forcing '%s' to get passed through to next "
                   "API URI-to-filename handler", r->filename);
-            r->filename = apr_pstrcat(r->pool, "passthrough:", r->filename,
-                                      NULL);
-            if (changed == ACT_NONE)
-                changed = ACT_NORMAL;
+            out.kind = OUT_PASSTHROUGH;
             break;
         }
         if (p[i].flags & RW_RF_END) {
@@ -1526,7 +1548,7 @@ loop:
                               "number of rounds (%d) via the [N] flag",
                               p[i].pattern, r->uri, p[i].maxrounds);
                 r->status = HTTP_INTERNAL_SERVER_ERROR;
-                return ACT_STATUS;
+                return status;
             }
             goto loop;
         }
@@ -1534,7 +1556,7 @@ loop:
             i += p[i].skip;
         /* the rest of a chain runs only when this rule matched: go on */
     }
-    return changed;
+    return out;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1542,12 +1564,10 @@ loop:
 
 /* A rewritten query string with raw spaces or control characters would
  * be forwarded as is (internal, proxy, unescaped redirect): refused. */
-static int unsafe_args(rw_ctx_t *ctx, int rc)
+static int unsafe_args(rw_ctx_t *ctx, rw_outcome_t out)
 {
     request_rec *r = ctx->r;
-    int escaped_redirect = rc != ACT_NOESCAPE &&
-                           is_absolute_uri(r->filename, NULL) &&
-                           strncmp(r->filename, "proxy:", 6);
+    int escaped_redirect = out.kind == OUT_REDIRECT && !out.noescape;
 
     if (!r->args || escaped_redirect || !has_ctl_or_space(r->args))
         return 0;
@@ -1640,19 +1660,19 @@ static int do_proxy(rw_ctx_t *ctx, int noescape)
 /* The outcomes both passes answer alike: a status ([F], [G], [R=4xx]),
  * arguments that are unsafe to use, a hand-off to mod_proxy.  Returns 1
  * with *status to return when one of them applies. */
-static int ended(rw_ctx_t *ctx, int rc, int *status)
+static int ended(rw_ctx_t *ctx, rw_outcome_t out, int *status)
 {
     request_rec *r = ctx->r;
 
     int forced = 0;
 
-    if (rc == ACT_STATUS) {
+    if (out.kind == OUT_STATUS) {
         forced = r->status;
         r->status = HTTP_OK;
     }
     /* an unsafe query left by an earlier rule is refused before the
      * status a later rule forces, as with the stock module */
-    if (unsafe_args(ctx, rc)) {
+    if (unsafe_args(ctx, out)) {
         *status = HTTP_FORBIDDEN;
         return 1;
     }
@@ -1660,8 +1680,8 @@ static int ended(rw_ctx_t *ctx, int rc, int *status)
         *status = forced;
         return 1;
     }
-    if (!strncmp(r->filename, "proxy:", 6)) {
-        *status = do_proxy(ctx, rc == ACT_NOESCAPE);
+    if (out.kind == OUT_PROXY) {
+        *status = do_proxy(ctx, out.noescape);
         return 1;
     }
     return 0;
@@ -1780,7 +1800,8 @@ int rw_exec_server(request_rec *r)
     rw_server_conf_t *sc = ap_get_module_config(r->server->module_config,
                                                 &rewrite_module);
     rw_ctx_t ctx;
-    int rc, passed, status;
+    rw_outcome_t out = { OUT_NONE, 0 };
+    int passed, status;
 
     rw_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
                                              &rewrite_module);
@@ -1831,20 +1852,21 @@ int rw_exec_server(request_rec *r)
         rwlog(&ctx, 2, "init rewrite engine with requested uri %s", r->uri);
         r->filename = apr_pstrdup(r->pool, r->uri);
     }
-    rc = rules ? apply_rules(&ctx, rules, sc->index) : ACT_NONE;
-    if (rc == ACT_NONE) {
+    if (rules)
+        out = apply_rules(&ctx, rules, sc->index);
+    if (out.kind == OUT_NONE) {
         /* the filename: "proxy:URL" for a forward-proxy request */
         rwlog(&ctx, 1, "pass through %s", r->filename);
         if (!passed)
             r->filename = NULL;
         return DECLINED;
     }
-    if (ended(&ctx, rc, &status))
+    if (ended(&ctx, out, &status))
         return status;
-    if (is_absolute_uri(r->filename, NULL))
-        return do_redirect(&ctx, rc == ACT_NOESCAPE);
-    if (!strncmp(r->filename, "passthrough:", 12)) {
-        r->uri = r->filename + 12;
+    if (out.kind == OUT_REDIRECT)
+        return do_redirect(&ctx, out.noescape);
+    if (out.kind == OUT_PASSTHROUGH) {
+        r->uri = r->filename;
         r->filename = NULL;
         return DECLINED;
     }
@@ -1905,8 +1927,9 @@ int rw_exec_dir(request_rec *r)
     rw_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
                                              &rewrite_module);
     rw_ctx_t ctx;
+    rw_outcome_t out;
     const char *ofilename, *uri, *b;
-    int rc, status;
+    int status;
 
     /* no section or .htaccess with rewrite directives applies: the
      * server's default record has no rules of its own */
@@ -1940,14 +1963,14 @@ int rw_exec_dir(request_rec *r)
         return HTTP_FORBIDDEN;
     }
     ofilename = r->filename;
-    rc = apply_rules(&ctx, dc->rules, NULL);
-    if (rc == ACT_NONE || rc == ACT_NOCHANGE) {
+    out = apply_rules(&ctx, dc->rules, NULL);
+    if (out.kind == OUT_NONE) {
         rwlog(&ctx, 1, "pass through %s", r->filename);
         return DECLINED;
     }
-    if (ended(&ctx, rc, &status))
+    if (ended(&ctx, out, &status))
         return status;
-    if (is_absolute_uri(r->filename, NULL)) {
+    if (out.kind == OUT_REDIRECT) {
         int pos;
         const char *path = NULL;
         if (dc->baseurl && is_absolute_uri(r->filename, &pos))
@@ -1963,10 +1986,8 @@ int rw_exec_dir(request_rec *r)
                                                          path - r->filename),
                                           b, NULL);
         }
-        return do_redirect(&ctx, rc == ACT_NOESCAPE);
+        return do_redirect(&ctx, out.noescape);
     }
-    if (!strncmp(r->filename, "passthrough:", 12))
-        r->filename += 12;
     /* no path to redirect to ([PT] with an absolute URL, a relative
      * result in an <If> at server level): the stock module answers 400
      * without a log line */
