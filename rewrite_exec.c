@@ -750,13 +750,6 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
 /* ------------------------------------------------------------------ */
 /* Conditions                                                          */
 
-static int int_cmp(const char *a, const char *b)
-{
-    /* int, as the stock module reads them */
-    int x = (int)strtol(a, NULL, 10), y = (int)strtol(b, NULL, 10);
-    return x < y ? -1 : x > y;
-}
-
 static int file_test(rw_ctx_t *ctx, const rw_cond_t *c, const char *in)
 {
     request_rec *r = ctx->r, *rsub;
@@ -806,89 +799,103 @@ static int file_test(rw_ctx_t *ctx, const rw_cond_t *c, const char *in)
     }
 }
 
+/* An expr= condition: evaluated by httpd's expression parser; its regex
+ * captures become %N.  1 when it holds (negation applied). */
+static int apply_cond_expr(rw_ctx_t *ctx, const rw_cond_t *c)
+{
+    request_rec *r = ctx->r;
+    const char *err = NULL;
+    ap_regmatch_t regm[AP_MAX_REG_MATCH];
+    ap_expr_eval_ctx_t ectx;
+    const char *src = NULL, *vary = NULL;
+    int rc;
+
+    memset(&ectx, 0, sizeof(ectx));
+    ectx.r = r;
+    ectx.c = r->connection;
+    ectx.s = r->server;
+    ectx.p = r->pool;
+    ectx.err = &err;
+    ectx.info = c->expr;
+    ectx.re_nmatch = AP_MAX_REG_MATCH;
+    ectx.re_pmatch = regm;
+    ectx.re_source = &src;
+    /* the headers the expression read go into Vary whatever the result,
+     * as with the stock module (not with [NV]: the parser got
+     * AP_EXPR_FLAG_DONT_VARY) */
+    ectx.vary_this = (c->flags & RW_CF_NOVARY) ? NULL : &vary;
+    rc = ap_expr_exec_ctx(&ectx);
+    if (vary)
+        apr_table_merge(r->headers_out, "Vary", vary);
+    if (rc < 0 || err) {
+        rwlog(ctx, 1, "RewriteCond: expr='%s' evaluation failed: %s",
+              c->pattern, err ? err : "");
+        rc = 0;
+    }
+    else if (rc > 0 && src) {
+        int i;
+        ctx->cond.subject = src;
+        ctx->cond.n = RW_MAX_REFS;
+        for (i = 0; i < RW_MAX_REFS; ++i) {
+            ctx->cond.ov[2 * i] = regm[i].rm_so;
+            ctx->cond.ov[2 * i + 1] = regm[i].rm_eo;
+        }
+    }
+    /* the stock module logs the expression's own result */
+    rwlog(ctx, 4, "RewriteCond: input='(null)' pattern='%s%s'%s => %s",
+          c->negate ? "!" : "", c->pattern,
+          (c->flags & RW_CF_NOCASE) ? " [NC]" : "",
+          rc ? "matched" : "not-matched");
+    return c->negate ? !rc : rc;
+}
+
+/* The outcome of comparing in with a string operand: as in the stock
+ * module, with [NC] the usual case-insensitive order; without, a shorter
+ * string is the smaller one and bytes are compared only between strings
+ * of equal length ('=' compares bytes). */
+static unsigned str_compare(const rw_cond_t *c, const char *in)
+{
+    int d;
+
+    if (c->flags & RW_CF_NOCASE)
+        d = strcasecmp(in, c->operand);
+    else if (c->kind == RW_COND_STR_EQ)
+        d = strcmp(in, c->operand);
+    else {
+        apr_size_t li = strlen(in);
+        d = li != c->oplen ? (li < c->oplen ? -1 : 1)
+                           : strcmp(in, c->operand);
+    }
+    return d < 0 ? RW_CMP_LESS : d > 0 ? RW_CMP_MORE : RW_CMP_EQUAL;
+}
+
 /* Evaluates one condition; 1 when it holds (negation applied). */
 static int apply_cond(rw_ctx_t *ctx, const rw_cond_t *c)
 {
-    request_rec *r = ctx->r;
     const char *in;
     int rc = 0, nocase = c->flags & RW_CF_NOCASE;
     rw_match_t m;
 
-    if (c->kind == RW_COND_EXPR) {
-        const char *err = NULL;
-        ap_regmatch_t regm[AP_MAX_REG_MATCH];
-        ap_expr_eval_ctx_t ectx;
-        const char *src = NULL, *vary = NULL;
-        memset(&ectx, 0, sizeof(ectx));
-        ectx.r = r;
-        ectx.c = r->connection;
-        ectx.s = r->server;
-        ectx.p = r->pool;
-        ectx.err = &err;
-        ectx.info = c->expr;
-        ectx.re_nmatch = AP_MAX_REG_MATCH;
-        ectx.re_pmatch = regm;
-        ectx.re_source = &src;
-        /* the headers the expression read go into Vary whatever the
-         * result, as with the stock module (not with [NV]: the parser got
-         * AP_EXPR_FLAG_DONT_VARY) */
-        ectx.vary_this = (c->flags & RW_CF_NOVARY) ? NULL : &vary;
-        rc = ap_expr_exec_ctx(&ectx);
-        if (vary)
-            apr_table_merge(r->headers_out, "Vary", vary);
-        if (rc < 0 || err) {
-            rwlog(ctx, 1, "RewriteCond: expr='%s' evaluation failed: %s",
-                  c->pattern, err ? err : "");
-            rc = 0;
-        }
-        else if (rc > 0 && src) {
-            int i;
-            ctx->cond.subject = src;
-            ctx->cond.n = RW_MAX_REFS;
-            for (i = 0; i < RW_MAX_REFS; ++i) {
-                ctx->cond.ov[2 * i] = regm[i].rm_so;
-                ctx->cond.ov[2 * i + 1] = regm[i].rm_eo;
-            }
-        }
-        /* the stock module logs the expression's own result */
-        rwlog(ctx, 4, "RewriteCond: input='(null)' pattern='%s%s'%s => %s",
-              c->negate ? "!" : "", c->pattern,
-              (c->flags & RW_CF_NOCASE) ? " [NC]" : "",
-              rc ? "matched" : "not-matched");
-        return c->negate ? !rc : rc;
-    }
+    if (c->kind == RW_COND_EXPR)
+        return apply_cond_expr(ctx, c);
 
     in = expand(ctx, c->input);
     switch (c->kind) {
     case RW_COND_REGEX:
-        rc = regex_match(r, c->re, in, &m);
+        rc = regex_match(ctx->r, c->re, in, &m);
         if (rc && !c->negate)
             ctx->cond = m;
         break;
     case RW_COND_STR_LT: case RW_COND_STR_LE: case RW_COND_STR_EQ:
-    case RW_COND_STR_GT: case RW_COND_STR_GE: {
-        /* as in the stock module: with [NC] the usual case-insensitive
-         * order; without, a shorter string is the smaller one and bytes
-         * are compared only between strings of equal length */
-        apr_size_t li = strlen(in), lo = strlen(c->operand);
-        int d = nocase ? strcasecmp(in, c->operand)
-              : li != lo ? (li < lo ? -1 : 1) : strcmp(in, c->operand);
-        if (c->kind == RW_COND_STR_EQ && !nocase)
-            d = strcmp(in, c->operand);
-        rc = c->kind == RW_COND_STR_LT ? d < 0
-           : c->kind == RW_COND_STR_LE ? d <= 0
-           : c->kind == RW_COND_STR_EQ ? d == 0
-           : c->kind == RW_COND_STR_GT ? d > 0 : d >= 0;
+    case RW_COND_STR_GT: case RW_COND_STR_GE:
+        rc = (c->accept & str_compare(c, in)) != 0;
         break;
-    }
     case RW_COND_INT_LT: case RW_COND_INT_LE: case RW_COND_INT_EQ:
     case RW_COND_INT_GT: case RW_COND_INT_GE: case RW_COND_INT_NE: {
-        int d = int_cmp(in, c->operand);
-        rc = c->kind == RW_COND_INT_LT ? d < 0
-           : c->kind == RW_COND_INT_LE ? d <= 0
-           : c->kind == RW_COND_INT_EQ ? d == 0
-           : c->kind == RW_COND_INT_GT ? d > 0
-           : c->kind == RW_COND_INT_GE ? d >= 0 : d != 0;
+        /* an int, as the stock module reads it */
+        int x = (int)strtol(in, NULL, 10);
+        rc = (c->accept & (x < c->opint ? RW_CMP_LESS : x > c->opint
+                           ? RW_CMP_MORE : RW_CMP_EQUAL)) != 0;
         break;
     }
     default:
@@ -1384,8 +1391,8 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     }
 
     /* leading "//" from a back-reference is merged unless [UNC] */
-    if (!(p->flags & RW_RF_UNC) && newuri[0] == '/' && newuri[1] == '/' &&
-        !(p->output[0] == '/' && p->output[1] == '/')) {
+    if (!(p->flags & (RW_RF_UNC | RW_RF_OUT_DSLASH)) &&
+        newuri[0] == '/' && newuri[1] == '/') {
         while (newuri[1] == '/')
             ++newuri;
     }

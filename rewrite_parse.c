@@ -686,14 +686,24 @@ const char *rw_parse_cond_flags(apr_pool_t *p, const char *flags,
 const char *rw_parse_cond_pattern(apr_pool_t *p, const char *pat,
                                   rw_cond_t *c)
 {
-    static const struct { const char *op; rw_cond_kind_t kind; } ops[] = {
-        { "-eq", RW_COND_INT_EQ }, { "-ge", RW_COND_INT_GE },
-        { "-gt", RW_COND_INT_GT }, { "-le", RW_COND_INT_LE },
-        { "-lt", RW_COND_INT_LT }, { "-ne", RW_COND_INT_NE },
-        { "<=", RW_COND_STR_LE }, { ">=", RW_COND_STR_GE },
-        { "<", RW_COND_STR_LT }, { ">", RW_COND_STR_GT },
-        { "=", RW_COND_STR_EQ },
+#define LT RW_CMP_LESS
+#define EQ RW_CMP_EQUAL
+#define GT RW_CMP_MORE
+    static const struct {
+        const char *op;
+        rw_cond_kind_t kind;
+        unsigned accept;
+    } ops[] = {
+        { "-eq", RW_COND_INT_EQ, EQ }, { "-ge", RW_COND_INT_GE, GT | EQ },
+        { "-gt", RW_COND_INT_GT, GT }, { "-le", RW_COND_INT_LE, LT | EQ },
+        { "-lt", RW_COND_INT_LT, LT }, { "-ne", RW_COND_INT_NE, LT | GT },
+        { "<=", RW_COND_STR_LE, LT | EQ }, { ">=", RW_COND_STR_GE, GT | EQ },
+        { "<", RW_COND_STR_LT, LT }, { ">", RW_COND_STR_GT, GT },
+        { "=", RW_COND_STR_EQ, EQ },
     };
+#undef LT
+#undef EQ
+#undef GT
     static const struct { char letter; rw_cond_kind_t kind; } tests[] = {
         { 'f', RW_COND_FILE }, { 's', RW_COND_FILE_SIZE },
         { 'd', RW_COND_DIR }, { 'l', RW_COND_LINK }, { 'L', RW_COND_LINK },
@@ -719,6 +729,10 @@ const char *rw_parse_cond_pattern(apr_pool_t *p, const char *pat,
             c->operand = pat + n;
             if (c->kind == RW_COND_STR_EQ && !strcmp(c->operand, "\"\""))
                 c->operand = "";
+            c->oplen = strlen(c->operand);
+            /* an int, as the stock module reads it */
+            c->opint = (int)strtol(c->operand, NULL, 10);
+            c->accept = ops[i].accept;
             return NULL;
         }
     }
@@ -1157,6 +1171,8 @@ static const char *compile_rule(apr_pool_t *p, const char *line,
         r->flags |= RW_RF_QSNONE;
     }
     r->output = a2;
+    if (a2[0] == '/' && a2[1] == '/')
+        r->flags |= RW_RF_OUT_DSLASH;
     if (strcmp(a2, "-") != 0 && (err = rw_parse_template(p, a2, &r->subst)))
         return apr_pstrcat(p, "RewriteRule: ", err, NULL);
     return NULL;

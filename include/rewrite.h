@@ -168,13 +168,22 @@ typedef enum {
 #define RW_CF_ORNEXT  (1u << 1) /* OR */
 #define RW_CF_NOVARY  (1u << 2) /* NV */
 
+/* Outcomes of a comparison condition (rw_cond_t.accept). */
+#define RW_CMP_LESS  1u
+#define RW_CMP_EQUAL 2u
+#define RW_CMP_MORE  4u
+
 typedef struct {
     const rw_tpl_t *input;   /** TestString */
     const char *pattern;     /** CondPattern as written, without '!' */
     const char *operand;     /** comparison operand (after the operator) */
+    apr_size_t oplen;        /** STR_*: its length */
     rw_cond_kind_t kind;
     int negate;              /** pattern started with '!' */
     unsigned flags;          /** RW_CF_* */
+    int opint;               /** INT_*: the operand read as an int */
+    unsigned accept;         /** STR_/INT_: the outcomes that hold, as
+                                 RW_CMP_LESS | RW_CMP_EQUAL | RW_CMP_MORE */
     rw_regex_t *re;          /** REGEX */
     ap_expr_info_t *expr;    /** EXPR */
 } rw_cond_t;
@@ -207,6 +216,7 @@ typedef struct {
 /* The stock module's trace shows this bit's value ("STATOK 4194304"). */
 #define RW_RF_UNSAFE_PREFIX (1u << 22) /* UnsafePrefixStat */
 #define RW_RF_QSNONE       (1u << 23) /* Substitution ended in a lone '?' */
+#define RW_RF_OUT_DSLASH   (1u << 24) /* Substitution written with a leading "//" */
 
 /** E=VAR:VAL, E=VAR, E=!VAR */
 typedef struct {
