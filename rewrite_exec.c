@@ -367,7 +367,7 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
             PCRE2_UCHAR msg[120];
             if (pcre2_get_error_message(rc, msg, sizeof(msg)) < 0)
                 strcpy((char *)msg, "unknown error");
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, RWLOGNO(00001)
                           "mod_rewrite: regex match of '%s' against %" APR_SIZE_T_FMT
                           " bytes failed (PCRE2 error %d: %s): taken as no "
                           "match, as in the stock module", re->src, len, rc,
@@ -394,7 +394,6 @@ static const char *match_ref(apr_pool_t *p, const rw_match_t *m, int n,
         return "";
     }
     *len = m->ov[2 * n + 1] - m->ov[2 * n];
-    (void)p;
     return m->subject + m->ov[2 * n];
 }
 
@@ -1284,7 +1283,7 @@ static void remember_meta(rw_ctx_t *ctx, const rw_rule_t *p)
 static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
 {
     request_rec *r = ctx->r;
-    const char *uri = r->filename, *dirlocal = NULL;
+    const char *uri = r->filename;
     char *newuri = NULL;
     int matched;
 
@@ -1299,7 +1298,6 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
             rwlog(ctx, 3, "strip per-dir prefix: %s -> %s", uri, uri + dl);
             uri += dl;
         }
-        dirlocal = uri;
     }
     rwlog(ctx, 3, "applying pattern '%s' to uri '%s'", p->pattern, uri);
 
@@ -1407,7 +1405,6 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
               r->status, newuri);
     }
     remember_meta(ctx, p);
-    (void)dirlocal;
     return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
 }
 

@@ -147,8 +147,13 @@ const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
     }
     re->code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
                              rw_pcre_options(nocase), &err, &erroff, NULL);
-    if (!re->code)
-        return "cannot compile";
+    if (!re->code) {
+        PCRE2_UCHAR msg[256];
+        if (pcre2_get_error_message(err, msg, sizeof(msg)) < 0)
+            apr_cpystrn((char *)msg, "unknown error", sizeof(msg));
+        return apr_psprintf(p, "%s at offset %" APR_SIZE_T_FMT, (char *)msg,
+                            (apr_size_t)erroff);
+    }
     pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &ncaps);
     re->ncaps = (int)ncaps;
     re->src = apr_pstrdup(p, pattern);
@@ -176,13 +181,13 @@ void rw_regex_jit(rw_regex_t *re)
 
 /* Reads one word at *s: quoted ("..." or '...') or bare; a backslash
  * protects the next character and stays in the word.  Returns NULL at
- * the end of the line, sets *bad on an unterminated quote. */
-static char *next_word(apr_pool_t *p, const char **s, int *bad)
+ * the end of the line.  An unterminated quote runs to the end of the
+ * line, as with the stock module. */
+static char *next_word(apr_pool_t *p, const char **s)
 {
     const char *c = *s, *start;
     char quote = 0;
 
-    (void)bad;
     while (*c && apr_isspace(*c))
         ++c;
     if (!*c)
@@ -212,12 +217,10 @@ static char *next_word(apr_pool_t *p, const char **s, int *bad)
 const char *rw_split_args(apr_pool_t *p, const char *line,
                           char **a1, char **a2, char **a3)
 {
-    int bad = 0;
-
-    *a1 = next_word(p, &line, &bad);
-    *a2 = *a1 ? next_word(p, &line, &bad) : NULL;
-    *a3 = *a2 ? next_word(p, &line, &bad) : NULL;
-    if (bad || !*a2)
+    *a1 = next_word(p, &line);
+    *a2 = *a1 ? next_word(p, &line) : NULL;
+    *a3 = *a2 ? next_word(p, &line) : NULL;
+    if (!*a2)
         return "bad argument line";
     return NULL;
 }
@@ -662,7 +665,6 @@ static const char *cond_flag(apr_pool_t *p, const char *key, const char *val,
 {
     rw_cond_t *c = data;
 
-    (void)val;
     if (is_flag(key, "NC", "nocase"))
         c->flags |= RW_CF_NOCASE;
     else if (is_flag(key, "OR", "ornext"))
@@ -1134,9 +1136,10 @@ static const char *compile_cond(apr_pool_t *p, const char *line,
         return apr_pstrcat(p, "RewriteCond: ", err, NULL);
     if ((err = rw_parse_template(p, a1, &c->input)))
         return apr_pstrcat(p, "RewriteCond: ", err, NULL);
-    if (rw_parse_cond_pattern(p, a2, c))
+    /* the stock module's wording, then PCRE2's reason */
+    if ((err = rw_parse_cond_pattern(p, a2, c)))
         return apr_pstrcat(p, "RewriteCond: cannot compile regular "
-                           "expression '", c->pattern, "'", NULL);
+                           "expression '", c->pattern, "' (", err, ")", NULL);
     return NULL;
 }
 
@@ -1160,9 +1163,9 @@ static const char *compile_rule(apr_pool_t *p, const char *line,
         ++a1;
     }
     r->pattern = a1;
-    if (rw_regex_compile(p, a1, r->flags & RW_RF_NOCASE, &r->re))
+    if ((err = rw_regex_compile(p, a1, r->flags & RW_RF_NOCASE, &r->re)))
         return apr_pstrcat(p, "RewriteRule: cannot compile regular "
-                           "expression '", a1, "'", NULL);
+                           "expression '", a1, "' (", err, ")", NULL);
     /* a trailing '?' only says "drop the query string" */
     n = strlen(a2);
     if (n > 1 && a2[n - 1] == '?' && a2[n - 2] != '\\' &&
@@ -1291,8 +1294,7 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
             n->uses = e->uses;
             apr_thread_mutex_lock(c->lock);
             if (!e->dead && n->cost <= c->budget / 16) {
-                htentry_t *v = evict(c, e);  /* we hold a ref: not freed */
-                (void)v;
+                evict(c, e);  /* we hold a ref: not freed */
                 apr_hash_set(table, n->line, APR_HASH_KEY_STRING, n);
                 lru_push(c, n);
                 c->bytes += n->cost;
@@ -1364,7 +1366,9 @@ static const char *cmd_cond_expr(cmd_parms *cmd, const char *line,
     int flags;
     const char *err, *experr = NULL;
 
-    rw_split_args(cmd->pool, line, &a1, &a2, &a3);
+    if (rw_split_args(cmd->pool, line, &a1, &a2, &a3))
+        return apr_pstrcat(cmd->pool, "RewriteCond: bad argument line '",
+                           line, "'", NULL);
     memset(c, 0, sizeof(*c));
     if (a3 && (err = rw_parse_cond_flags(cmd->pool, a3, c)))
         return apr_pstrcat(cmd->pool, "RewriteCond: ", err, NULL);
@@ -1404,13 +1408,8 @@ const char *rw_cmd_cond(cmd_parms *cmd, void *dconf, const char *line)
 
     context_lists(cmd, dconf, &pending, &rules);
     c = apr_array_push(pending);
-    if (is_expr_line(line)) {
-        char *a1, *a2, *a3;
-        if (rw_split_args(cmd->pool, line, &a1, &a2, &a3))
-            return apr_pstrcat(cmd->pool, "RewriteCond: bad argument line '",
-                               line, "'", NULL);
+    if (is_expr_line(line))
         return cmd_cond_expr(cmd, line, c);
-    }
     if ((err = compile_cached(cmd, 1, line, c, sizeof(*c), cond_fn)))
         return err;
     if ((c->flags & RW_CF_NOCASE) && is_nocase_less(c->kind))
@@ -1453,7 +1452,6 @@ const char *rw_cmd_map(cmd_parms *cmd, void *dconf, const char *a1,
     rw_map_t *map;
     apr_size_t i;
 
-    (void)dconf;
     for (i = 0; i < sizeof(types) / sizeof(types[0]); ++i) {
         apr_size_t n = strlen(types[i]);
         if (!strncasecmp(a2, types[i], n) &&

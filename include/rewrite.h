@@ -1,6 +1,6 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
- * Internal types shared by the four source files of the module.
+ * Internal types shared by the source files of the module.
  *
  * Config time (rewrite_parse.c) compiles every directive into the
  * read-only structures below; request time (rewrite_exec.c) only walks
@@ -19,6 +19,11 @@
 #include "ap_expr.h"
 
 #include "mod_rewrite.h"
+
+/* The tag of a log line of ours (notice or above) that the stock module
+ * does not have: "RW00001: ...", stable, listed in README (Log lines),
+ * so that people can grep for it and look it up, like httpd's AHnnnnn. */
+#define RWLOGNO(n) "RW" #n ": "
 
 /** Back-references available to substitutions: $0..$9 and %0..%9. */
 #define RW_MAX_REFS 10

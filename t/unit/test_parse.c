@@ -927,6 +927,12 @@ static void test_regex_compile(void)
         CHECK(rw_regex_compile(P, bad[i], 0, &re) != NULL,
               apr_psprintf(P, "/%s/ does not compile", bad[i]));
     }
+    /* the error says PCRE2's reason and where (appended to the stock
+     * module's wording by the directive handlers) */
+    CHECK_STR("missing closing parenthesis at offset 4",
+              rw_regex_compile(P, "^(ab", 0, &re), "reason of /^(ab/");
+    CHECK_STR("quantifier does not follow a repeatable item at offset 0",
+              rw_regex_compile(P, "*a", 0, &re), "reason of /*a/");
 
     /* the server's RegexDefaultOptions apply */
     unit_default_cflags = AP_REG_ICASE;
