@@ -203,7 +203,7 @@ static char *escape_uri(apr_pool_t *p, const char *s, int keep_q)
     q = 0;
     for (c = (const unsigned char *)s; *c; ++c) {
         if (uri_safe(*c) || (*c == '?' && q++ < keep_q))
-            *o++ = *c;
+            *o++ = (char)*c;
         else {
             *o++ = '%';
             *o++ = hexdigits[*c >> 4];
@@ -232,7 +232,7 @@ char *rw_escape_backref(apr_pool_t *p, const char *str, const char *only,
         if (esc && except && strchr(except, *c))
             esc = 0;
         if (!esc)
-            *o++ = *c;
+            *o++ = (char)*c;
         else if (*c == ' ' && !noplus)
             *o++ = '+';
         else {
@@ -331,16 +331,16 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
          * "^literal" ($0 is the literal) or "^literal(.*)$" ($0 all of s,
          * $1 the rest); PCRE would only say the same */
         if (m) {
-            int len = re->lit_rest ? (int)strlen(s) : (int)re->litlen;
+            int mlen = re->lit_rest ? (int)strlen(s) : (int)re->litlen;
             m->subject = s;
             m->n = re->lit_rest ? 2 : 1;
             m->ov[0] = 0;
-            m->ov[1] = len;
+            m->ov[1] = mlen;
             for (i = 2; i < 2 * RW_MAX_REFS; ++i)
                 m->ov[i] = -1;
             if (re->lit_rest) {
                 m->ov[2] = (int)re->litlen;
-                m->ov[3] = len;
+                m->ov[3] = mlen;
             }
         }
         return 1;
@@ -393,7 +393,7 @@ static const char *match_ref(apr_pool_t *p, const rw_match_t *m, int n,
         *len = 0;
         return "";
     }
-    *len = m->ov[2 * n + 1] - m->ov[2 * n];
+    *len = (apr_size_t)(m->ov[2 * n + 1] - m->ov[2 * n]);
     return m->subject + m->ov[2 * n];
 }
 
@@ -505,7 +505,7 @@ static const char *lookup_var(rw_ctx_t *ctx, const rw_var_t *v)
     case RW_VAR_SSL:
         if (ssl_var_fn)
             s = ssl_var_fn(r->pool, r->server, r->connection, r,
-                           (char *)v->arg);
+                           apr_pstrdup(r->pool, v->arg));
         break;
     case RW_VAR_LA_U:
     case RW_VAR_LA_F:
@@ -686,7 +686,7 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
         return t->literal;
     ++ctx->depth;
     if (t->npieces > 16)
-        v = apr_palloc(ctx->r->pool, t->npieces * sizeof(*v));
+        v = apr_palloc(ctx->r->pool, (apr_size_t)t->npieces * sizeof(*v));
     for (i = 0; i < t->npieces; ++i) {
         const rw_piece_t *pc = &t->pieces[i];
         switch (pc->kind) {
@@ -971,7 +971,7 @@ static const rw_scheme_t *scheme_of(const char *u)
     if (!apr_isalpha((unsigned char)*u) || !memchr(u, ':', strnlen(u, 10)))
         return NULL;
     for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); ++i)
-        if (!strncasecmp(u, schemes[i].name, schemes[i].len))
+        if (!strncasecmp(u, schemes[i].name, (apr_size_t)schemes[i].len))
             return &schemes[i];
     return NULL;
 }
@@ -1003,7 +1003,7 @@ static const char *this_host_url(request_rec *r)
                         ? "" : apr_psprintf(r->pool, ":%u", port));
 }
 
-static const char *fully_qualify(request_rec *r, const char *uri)
+static char *fully_qualify(request_rec *r, char *uri)
 {
     if (is_absolute_uri(uri, NULL))
         return uri;
@@ -1012,7 +1012,7 @@ static const char *fully_qualify(request_rec *r, const char *uri)
 }
 
 /* Reduces "http://thishost[:port]/path" to "/path". */
-static const char *reduce_uri(rw_ctx_t *ctx, const char *u)
+static char *reduce_uri(rw_ctx_t *ctx, char *u)
 {
     request_rec *r = ctx->r;
     apr_uri_t parsed;
@@ -1029,8 +1029,8 @@ static const char *reduce_uri(rw_ctx_t *ctx, const char *u)
                                   : apr_uri_port_of_scheme(parsed.scheme)))
         return u;
     {
-        const char *path = u + pos + strcspn(u + pos, "/");
-        const char *res = *path ? path : "/";
+        char *path = u + pos + strcspn(u + pos, "/");
+        char *res = *path ? path : apr_pstrdup(r->pool, "/");
         rwlog_nodir(ctx, 3, "reduce %s -> %s", u, res);
         apr_table_setn(r->notes, NOTE_REDUCED, "1");
         return res;
@@ -1125,7 +1125,7 @@ static void set_env(rw_ctx_t *ctx, const rw_rule_t *p)
         if (val)
             *val++ = '\0';
         else
-            val = "";
+            val = spec + strlen(spec);     /* "" */
         rwlog_nodir(ctx, 5, "setting env variable '%s' to '%s'", spec, val);
         apr_table_set(ctx->r->subprocess_env, spec, val);
     }
@@ -1371,7 +1371,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     ctx->lastsub = p;
 
     if (p->flags & RW_RF_PROXY) {
-        newuri = (char *)fully_qualify(r, newuri);
+        newuri = fully_qualify(r, newuri);
         r->filename = apr_pstrcat(r->pool, "proxy:", newuri, NULL);
         ctx->kind = OUT_PROXY;
         rwlog(ctx, 2, "forcing proxy-throughput with %s", newuri);
@@ -1381,7 +1381,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     if (p->flags & RW_RF_REDIRECT) {
         /* in directory context the file path goes into the URL as it is;
          * RewriteBase, if any, replaces it later (rw_exec_dir) */
-        r->filename = (char *)fully_qualify(r, newuri);
+        r->filename = fully_qualify(r, newuri);
         rwlog(ctx, 2, "explicitly forcing redirect with %s", r->filename);
         r->status = p->status;
         ctx->kind = OUT_REDIRECT;
@@ -1395,7 +1395,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
             ++newuri;
     }
 
-    newuri = (char *)reduce_uri(ctx, newuri);
+    newuri = reduce_uri(ctx, newuri);
     r->filename = newuri;
     ctx->kind = OUT_INTERNAL;
     if (is_absolute_uri(newuri, NULL)) {
@@ -1604,7 +1604,7 @@ static int do_redirect(rw_ctx_t *ctx, int noescape)
             const char *path = loc[pos - 1] == '/'
                 ? loc + pos + strcspn(loc + pos, "/") : loc + pos;
             loc = apr_pstrcat(r->pool,
-                              apr_pstrmemdup(r->pool, loc, path - loc),
+                              apr_pstrmemdup(r->pool, loc, (apr_size_t)(path - loc)),
                               escape_uri(r->pool, path,
                                          strncasecmp(loc, "ldap:", 5) ? 0 : 4),
                               NULL);
@@ -1716,7 +1716,7 @@ static int prefix_stat(rw_ctx_t *ctx, const char *path, int unsafe_ok)
     while (path[1] == '/')      /* "//x": the segment is "/x" */
         ++path;
     end = strchr(path + 1, '/');
-    seg = end ? apr_pstrmemdup(r->pool, path, end - path)
+    seg = end ? apr_pstrmemdup(r->pool, path, (apr_size_t)(end - path))
               : apr_pstrdup(r->pool, path);
     /* a dot segment: the stock module stats (and logs) "/" */
     dotseg = !strcmp(seg, "/.") || !strcmp(seg, "/..");
@@ -1757,7 +1757,7 @@ static char *expand_tilde(request_rec *r, char *uri)
     if (uri[0] != '/' || uri[1] != '~')
         return uri;
     rest = strchr(uri + 2, '/');
-    user = rest ? apr_pstrmemdup(r->pool, uri + 2, rest - (uri + 2))
+    user = rest ? apr_pstrmemdup(r->pool, uri + 2, (apr_size_t)(rest - (uri + 2)))
                 : uri + 2;
     if (!*user || apr_uid_homepath_get(&home, user, r->pool) != APR_SUCCESS)
         return uri;
@@ -1987,7 +1987,7 @@ int rw_exec_dir(request_rec *r)
             if ((b = subst_prefix(&ctx, path, dc->directory, dc->baseurl)))
                 r->filename = apr_pstrcat(r->pool,
                                           apr_pstrmemdup(r->pool, r->filename,
-                                                         path - r->filename),
+                                                         (apr_size_t)(path - r->filename)),
                                           b, NULL);
         }
         return do_redirect(&ctx, out.noescape);

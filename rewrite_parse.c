@@ -211,7 +211,7 @@ static char *next_word(apr_pool_t *p, const char **s)
             break;
     }
     *s = *c ? c + 1 : c;
-    return apr_pstrmemdup(p, start, c - start);
+    return apr_pstrmemdup(p, start, (apr_size_t)(c - start));
 }
 
 const char *rw_split_args(apr_pool_t *p, const char *line,
@@ -376,7 +376,7 @@ static const char *parse_range(apr_pool_t *p, const char *s, const char *end,
 {
     rw_tpl_t *t = apr_pcalloc(p, sizeof(*t));
     apr_array_header_t *pieces;
-    char *buf = apr_palloc(p, end - s + 1), *b = buf;
+    char *buf = apr_palloc(p, (apr_size_t)(end - s) + 1), *b = buf;
     const char *err, *c;
     rw_piece_t *pc;
     int most = 1;
@@ -409,7 +409,7 @@ static const char *parse_range(apr_pool_t *p, const char *s, const char *end,
                 pc = apr_array_push(pieces);
                 memset(pc, 0, sizeof(*pc));
                 pc->kind = RW_PIECE_VAR;
-                rw_parse_var(p, apr_pstrmemdup(p, s + 2, close - (s + 2)),
+                rw_parse_var(p, apr_pstrmemdup(p, s + 2, (apr_size_t)(close - (s + 2))),
                              &pc->var);
                 s = close + 1;
                 continue;
@@ -429,7 +429,7 @@ static const char *parse_range(apr_pool_t *p, const char *s, const char *end,
                 pc = apr_array_push(pieces);
                 memset(pc, 0, sizeof(*pc));
                 pc->kind = RW_PIECE_MAP;
-                pc->map = apr_pstrmemdup(p, s + 2, colon - (s + 2));
+                pc->map = apr_pstrmemdup(p, s + 2, (apr_size_t)(colon - (s + 2)));
                 pc->key = key;
                 pc->dflt = dflt;
                 s = close + 1;
@@ -947,14 +947,14 @@ static uint64_t siphash(uint64_t k0, uint64_t k1, const unsigned char *s,
 
     for (i = 0; i + 8 <= n; i += 8) {
         for (m = 0, j = 7; j >= 0; --j)
-            m = (m << 8) | s[i + j];
+            m = (m << 8) | s[i + (apr_size_t)j];
         v3 ^= m;
         SIPROUND;
         SIPROUND;
         v0 ^= m;
     }
     for (j = (int)left - 1; j >= 0; --j)
-        b |= (uint64_t)s[i + j] << (8 * j);
+        b |= (uint64_t)s[i + (apr_size_t)j] << (8 * j);
     v3 ^= b;
     SIPROUND;
     SIPROUND;
@@ -1363,7 +1363,7 @@ static const char *cmd_cond_expr(cmd_parms *cmd, const char *line,
                                  rw_cond_t *c)
 {
     char *a1, *a2, *a3;
-    int flags;
+    unsigned int flags;
     const char *err, *experr = NULL;
 
     if (rw_split_args(cmd->pool, line, &a1, &a2, &a3))
@@ -1435,7 +1435,7 @@ const char *rw_cmd_rule(cmd_parms *cmd, void *dconf, const char *line)
     /* The conditions written above this rule now belong to it. */
     r->nconds = pending->nelts;
     r->conds = (const rw_cond_t *)apr_pmemdup(cmd->pool, pending->elts,
-                                              pending->nelts * sizeof(rw_cond_t));
+                                              (apr_size_t)pending->nelts * sizeof(rw_cond_t));
     apr_array_clear(pending);
     return NULL;
 }
