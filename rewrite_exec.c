@@ -366,7 +366,7 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
              * and say it */
             PCRE2_UCHAR msg[120];
             if (pcre2_get_error_message(rc, msg, sizeof(msg)) < 0)
-                strcpy((char *)msg, "unknown error");
+                apr_cpystrn((char *)msg, "unknown error", sizeof(msg));
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, RWLOGNO(00001)
                           "mod_rewrite: regex match of '%s' against %" APR_SIZE_T_FMT
                           " bytes failed (PCRE2 error %d: %s): taken as no "
@@ -1053,7 +1053,7 @@ static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
                         int discard)
 {
     request_rec *r = ctx->r;
-    char *q, *full = *uri;
+    char *q, *full;
     int lone;
 
     /* ftp://, ldap://...: the '?' stays in the URL, and the request's
@@ -1228,7 +1228,14 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
 static const char *subst_prefix(rw_ctx_t *ctx, const char *path,
                                 const char *match, const char *subst)
 {
-    apr_size_t ml = strlen(match), sl = strlen(subst);
+    apr_size_t ml, sl;
+
+    /* the callers' invariant: match is the rule set's directory
+     * (rw_exec_dir declines without one) or a context root, subst the
+     * RewriteBase or the context prefix, each tested for NULL there */
+    AP_DEBUG_ASSERT(path && match && subst);
+    ml = strlen(match);
+    sl = strlen(subst);
     const char *rest;
 
     if (strncmp(path, match, ml))

@@ -206,8 +206,10 @@ static apr_status_t entries_at(const rw_txtindex_t *ix, apr_size_t start,
         return APR_SUCCESS;
     }
     got = pread(ix->fd, buf, want, (off_t)(start * sizeof(*buf)));
-    if (got < 0)
-        return APR_FROM_OS_ERROR(errno);
+    if (got < 0) {  /* never APR_SUCCESS: the callers would read *out */
+        int err = errno;
+        return err ? APR_FROM_OS_ERROR(err) : APR_EGENERAL;
+    }
     if ((apr_size_t)got != want)
         return APR_EOF;
     *out = buf;
@@ -318,17 +320,17 @@ static int anonymous_file(apr_pool_t *p)
     {
         const char *dir = NULL;
         char *path;
-        int fd;
+        int tfd;
 
         if (apr_temp_dir_get(&dir, p) != APR_SUCCESS)
             dir = "/tmp";
         path = apr_pstrcat(p, dir, "/rewrite-txt-index-XXXXXX", NULL);
-        fd = mkstemp(path);
-        if (fd >= 0) {
+        tfd = mkstemp(path);
+        if (tfd >= 0) {
             unlink(path);
-            fcntl(fd, F_SETFD, FD_CLOEXEC);
+            fcntl(tfd, F_SETFD, FD_CLOEXEC);
         }
-        return fd;
+        return tfd;
     }
 }
 
