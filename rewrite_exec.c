@@ -80,6 +80,9 @@ typedef struct {
 typedef struct {
     request_rec *r;
     const char *perdir;       /* directory prefix, NULL in server context */
+    apr_size_t perdir_len;
+    const char *dsrc, *dpi;   /* r->filename, r->path_info that ... */
+    const char *dsubj;        /* ... this per-dir rule subject is made of */
     rw_match_t rule;          /* $N of the rule being applied */
     rw_match_t cond;          /* %N of the last matched condition */
     const char *vary;         /* headers read by passing conditions */
@@ -349,7 +352,11 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
     if (!md)
         return 0;
     len = strlen(s);
-    rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
+    /* with JIT code, the JIT's own entry: the same match without the
+     * checks pcre2_match makes before it hands over to it */
+    rc = re->jitted
+        ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL)
+        : pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
     if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
         /* The JIT failed (its stack overflows on long subjects; its match
          * limit counts otherwise than the interpreter's): the answer is
@@ -997,10 +1004,19 @@ static int is_queryless_url(const char *u)
 static const char *this_host_url(request_rec *r)
 {
     apr_port_t port = ap_get_server_port(r);
-    return apr_psprintf(r->pool, "%s://%s%s", ap_http_scheme(r),
-                        ap_get_server_name_for_url(r),
-                        ap_is_default_port(port, r)
-                        ? "" : apr_psprintf(r->pool, ":%u", port));
+    char buf[8], *p = buf + sizeof(buf);
+
+    /* ":port" unless the scheme's default, written by hand: this runs for
+     * every request (SCRIPT_URI) */
+    *--p = '\0';
+    if (!ap_is_default_port(port, r)) {
+        do
+            *--p = (char)('0' + port % 10);
+        while ((port /= 10) > 0);
+        *--p = ':';
+    }
+    return apr_pstrcat(r->pool, ap_http_scheme(r), "://",
+                       ap_get_server_name_for_url(r), p, NULL);
 }
 
 static char *fully_qualify(request_rec *r, char *uri)
@@ -1294,17 +1310,26 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     char *newuri = NULL;
     int matched;
 
-    if (ctx->perdir) {
-        apr_size_t dl = strlen(ctx->perdir);
+    /* per-dir: the path with its path info, the directory stripped;
+     * made again only when the path changes (or for the trace lines that
+     * stock logs for every rule) */
+    if (ctx->perdir && ctx->tl < 3 && ctx->dsubj &&
+        ctx->dsrc == r->filename && ctx->dpi == r->path_info)
+        uri = ctx->dsubj;
+    else if (ctx->perdir) {
+        apr_size_t dl = ctx->perdir_len;
         if (r->path_info && *r->path_info) {
             rwlog(ctx, 3, "add path info postfix: %s -> %s%s", uri, uri,
                   r->path_info);
             uri = apr_pstrcat(r->pool, uri, r->path_info, NULL);
         }
-        if (strlen(uri) >= dl && !strncmp(uri, ctx->perdir, dl)) {
+        if (!strncmp(uri, ctx->perdir, dl)) {
             rwlog(ctx, 3, "strip per-dir prefix: %s -> %s", uri, uri + dl);
             uri += dl;
         }
+        ctx->dsrc = r->filename;
+        ctx->dpi = r->path_info;
+        ctx->dsubj = uri;
     }
     rwlog(ctx, 3, "applying pattern '%s' to uri '%s'", p->pattern, uri);
 
@@ -1948,6 +1973,7 @@ int rw_exec_dir(request_rec *r)
         return DECLINED;
     ctx_init(&ctx, r);
     ctx.perdir = dc->directory;
+    ctx.perdir_len = strlen(dc->directory);
 
     if (end_seen(r)) {
         rwlog(&ctx, 8, "Declining, no further rewriting due to END flag");

@@ -48,6 +48,20 @@ uint32_t rw_pcre_options(int nocase)
  * thread that reads the configuration. */
 static apr_array_header_t *jit_pending;
 
+/* JIT code for re; jitted says the request path may enter it through
+ * pcre2_jit_match, which skips pcre2_match's checks: not for a pattern
+ * that turned UTF mode on itself ("(*UTF)"), whose subjects must still be
+ * checked for valid UTF-8. */
+static void jit_compile(rw_regex_t *re)
+{
+    uint32_t all = 0;
+
+    if (pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) != 0)
+        return;
+    pcre2_pattern_info(re->code, PCRE2_INFO_ALLOPTIONS, &all);
+    re->jitted = !(all & PCRE2_UTF);
+}
+
 void rw_jit_begin(apr_pool_t *pconf)
 {
     jit_pending = apr_array_make(pconf, 64, sizeof(rw_regex_t *));
@@ -60,7 +74,7 @@ void rw_jit_all(void)
     for (i = 0; jit_pending && i < jit_pending->nelts; ++i) {
         rw_regex_t *re = APR_ARRAY_IDX(jit_pending, i, rw_regex_t *);
         if (!re->nojit)
-            (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
+            jit_compile(re);
     }
     jit_pending = NULL;
 }
@@ -173,7 +187,7 @@ void rw_regex_jit(rw_regex_t *re)
     if (jit_pending && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_RUN_MPM)
         APR_ARRAY_PUSH(jit_pending, rw_regex_t *) = re;
     else
-        (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
+        jit_compile(re);
 }
 
 /* ------------------------------------------------------------------ */
@@ -879,8 +893,10 @@ static void context_lists(cmd_parms *cmd, void *dconf,
  *  - it is bounded in bytes (RW_HTCACHE_BYTES, 8 MiB a process), and the
  *    least recently used lines are evicted to make room; a line costing
  *    more than 1/16 of that is compiled per request and not kept;
- *  - the hash is SipHash-2-4 keyed with a random seed drawn at startup,
- *    so lines cannot be made to collide;
+ *  - the hash is SipHash-1-3 (the variant Rust and Python use for their
+ *    hash tables: half the rounds of SipHash-2-4, the same construction)
+ *    keyed with a random seed drawn at startup, so lines cannot be made
+ *    to collide;
  *  - lines are compiled outside the lock, which only guards the hash, the
  *    LRU list and the reference counts (a few pointer moves).
  * Each entry lives in its own pool and is freed when it is evicted and no
@@ -935,36 +951,46 @@ static uint64_t sip_k0, sip_k1;
         v2 += v1; v1 = ROTL64(v1, 17); v1 ^= v2; v2 = ROTL64(v2, 32); \
     } while (0)
 
-/** SipHash-2-4 of s[0..n) under the key (k0, k1). */
-static uint64_t siphash(uint64_t k0, uint64_t k1, const unsigned char *s,
-                        apr_size_t n)
+/** SipHash-c-d of s[0..n) under the key (k0, k1): c rounds a block, d
+ *  to finish.  One code for both: the unit tests check it with the
+ *  SipHash-2-4 reference vectors, the cache uses 1-3. */
+static APR_INLINE uint64_t siphash_cd(uint64_t k0, uint64_t k1,
+                                      const unsigned char *s, apr_size_t n,
+                                      int c, int d)
 {
     uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
     uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
     uint64_t b = (uint64_t)n << 56, m;
     apr_size_t i, left = n & 7;
-    int j;
+    int j, r;
 
     for (i = 0; i + 8 <= n; i += 8) {
-        for (m = 0, j = 7; j >= 0; --j)
-            m = (m << 8) | s[i + (apr_size_t)j];
+        /* the block read as a little-endian word: one load */
+        memcpy(&m, s + i, sizeof(m));
+#if APR_IS_BIGENDIAN
+        m = __builtin_bswap64(m);
+#endif
         v3 ^= m;
-        SIPROUND;
-        SIPROUND;
+        for (r = 0; r < c; ++r)
+            SIPROUND;
         v0 ^= m;
     }
     for (j = (int)left - 1; j >= 0; --j)
         b |= (uint64_t)s[i + (apr_size_t)j] << (8 * j);
     v3 ^= b;
-    SIPROUND;
-    SIPROUND;
+    for (r = 0; r < c; ++r)
+        SIPROUND;
     v0 ^= b;
     v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
+    for (r = 0; r < d; ++r)
+        SIPROUND;
     return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static uint64_t siphash13(uint64_t k0, uint64_t k1, const unsigned char *s,
+                          apr_size_t n)
+{
+    return siphash_cd(k0, k1, s, n, 1, 3);
 }
 
 /* apr_hash's hash function: SipHash under the process's random key. */
@@ -972,7 +998,7 @@ static unsigned int line_hash(const char *key, apr_ssize_t *klen)
 {
     if (*klen == APR_HASH_KEY_STRING)
         *klen = (apr_ssize_t)strlen(key);
-    return (unsigned int)siphash(sip_k0, sip_k1, (const unsigned char *)key,
+    return (unsigned int)siphash13(sip_k0, sip_k1, (const unsigned char *)key,
                                  (apr_size_t)*klen);
 }
 
@@ -1110,9 +1136,14 @@ static apr_size_t entry_cost(const char *line, int conds, const void *data)
     return pool + regex_bytes(re);
 }
 
-static int in_htaccess(cmd_parms *cmd)
+/* A directive read from an .htaccess file: cmd->override holds that
+ * directory's AllowOverride bits there, while in *.conf it always has
+ * ACCESS_CONF (inside a section) or RSRC_CONF (outside).  The same answer
+ * as ap_check_cmd_context(cmd, NOT_IN_HTACCESS), without building its
+ * error message for every .htaccess line of every request. */
+static int in_htaccess(const cmd_parms *cmd)
 {
-    return ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL;
+    return !(cmd->override & (ACCESS_CONF | RSRC_CONF));
 }
 
 /* Comparisons NC does not apply to: integers, file tests, expr. */

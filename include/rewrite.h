@@ -58,6 +58,7 @@ typedef struct {
     unsigned lit_rest : 1;  /** the pattern is "^lit(.*)$" with DOTALL: no
                              *  PCRE code, $1 is the rest of the subject */
     unsigned nojit : 1;     /** set in post_config: no JIT (rw_jit_all) */
+    unsigned jitted : 1;    /** JIT code made: pcre2_jit_match applies */
 } rw_regex_t;
 
 /** Hash of s[0..n) (ASCII case folded when nocase), for the prefilter. */

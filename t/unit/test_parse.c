@@ -994,10 +994,20 @@ static void test_htcache(void)
      * 15 bytes long) */
     for (i = 0; i < 15; ++i)
         msg[i] = (unsigned char)i;
-    CHECK(siphash(0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL, msg, 0)
+    CHECK(siphash_cd(0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL, msg, 0, 2, 4)
           == 0x726fdb47dd0e0e31ULL, "siphash vector, empty");
-    CHECK(siphash(0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL, msg, 15)
+    CHECK(siphash_cd(0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL, msg, 15, 2, 4)
           == 0xa129ca6149be45e5ULL, "siphash vector, 15 bytes");
+    /* the cache's 1-3: keyed (another key, another hash), and every
+     * byte counts */
+    CHECK(siphash13(1, 2, msg, 15) == siphash13(1, 2, msg, 15),
+          "siphash13 deterministic");
+    CHECK(siphash13(1, 2, msg, 15) != siphash13(1, 3, msg, 15),
+          "siphash13 keyed");
+    CHECK(siphash13(1, 2, msg, 15) != siphash13(1, 2, msg, 14),
+          "siphash13 length");
+    CHECK(siphash13(1, 2, msg, 15) != siphash_cd(1, 2, msg, 15, 2, 4),
+          "siphash13 is not 2-4");
 
     apr_pool_create(&cp, P);
     rw_parse_init(cp);
