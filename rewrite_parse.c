@@ -892,35 +892,47 @@ static void context_lists(cmd_parms *cmd, void *dconf,
  * other sites nothing:
  *  - it is bounded in bytes (RW_HTCACHE_BYTES, 8 MiB a process), and the
  *    least recently used lines are evicted to make room; a line costing
- *    more than 1/16 of that is compiled per request and not kept;
+ *    more than 1/16 of that is not kept;
  *  - the hash is SipHash-1-3 (the variant Rust and Python use for their
  *    hash tables: half the rounds of SipHash-2-4, the same construction)
  *    keyed with a random seed drawn at startup, so lines cannot be made
  *    to collide;
  *  - lines are compiled outside the lock, which only guards the hash, the
  *    LRU list and the reference counts (a few pointer moves).
- * Each entry lives in its own pool and is freed when it is evicted and no
- * request uses it any more (requests hold a reference until their pool
- * goes away).  An edited .htaccess has new lines, hence new keys: it takes
+ * The lines a request compiles go into one pool, its batch (a pool per
+ * line would take an 8 KiB node each: a site's .htaccess would cost
+ * several times its size in every process).  A batch is freed when none
+ * of its lines is in the cache any more and no request uses one (requests
+ * hold a reference until their pool goes away); until then everything
+ * compiled into it counts against the budget, lines evicted or replaced
+ * included.  An edited .htaccess has new lines, hence new keys: it takes
  * effect on the next request, and the old lines age out. */
 #ifndef RW_HTCACHE_BYTES
 #define RW_HTCACHE_BYTES (8u << 20)
 #endif
-/* APR pools take memory in 8 KiB nodes: an entry costs at least one */
+/* APR pools take memory in 8 KiB nodes: a batch costs at least one */
 #define RW_HTCACHE_NODE 8192u
+/* the request pool's note of the batch it compiles into */
+#define RW_HTBATCH_KEY "rewrite-htcache-batch"
 
 typedef struct line_cache_t line_cache_t;
+typedef struct htbatch_t htbatch_t;
 typedef struct htentry_t htentry_t;
+
+struct htbatch_t {
+    line_cache_t *cache;
+    apr_pool_t *pool;           /* holds the batch itself and its lines */
+    apr_size_t bytes;           /* charged to the budget until freed */
+    int refs;                   /* its entries in the cache + requests */
+    htbatch_t *next;            /* victims list (lock released) */
+};
+
 struct htentry_t {
-    line_cache_t *cache;        /* the cache it belongs to */
+    htbatch_t *batch;           /* where key and compiled line live */
     htentry_t *prev, *next;     /* LRU list, most recent first */
-    apr_pool_t *pool;           /* own pool: key, compiled line, regex */
-    apr_hash_t *table;          /* the table it is (or was) in */
+    apr_hash_t *table;          /* the table it is in */
     const char *line;           /* the key */
     void *data;                 /* rw_rule_t (conds not attached) or rw_cond_t */
-    apr_size_t cost;            /* bytes charged to the budget */
-    int refs;                   /* requests using data now */
-    int dead;                   /* evicted: freed by the last user */
     int uses;                   /* times looked up */
     int jit;                    /* its regex is JIT-compiled (or being) */
 };
@@ -928,12 +940,12 @@ struct htentry_t {
 struct line_cache_t {
     apr_thread_mutex_t *lock;   /* guards everything below */
     apr_pool_t *pool;           /* the tables */
-    apr_allocator_t *alloc;     /* the entries' pools' (with a mutex) */
+    apr_allocator_t *alloc;     /* the batches' pools' (with a mutex) */
     apr_thread_mutex_t *alloc_lock;
     apr_hash_t *rules;          /* line -> htentry_t of a rw_rule_t */
     apr_hash_t *conds;          /* line -> htentry_t of a rw_cond_t */
     htentry_t *head, *tail;     /* LRU list */
-    apr_size_t bytes;           /* sum of the costs of the entries listed */
+    apr_size_t bytes;           /* sum of the live batches' charges */
     apr_size_t budget;
 };
 
@@ -1026,42 +1038,50 @@ static void lru_push(line_cache_t *c, htentry_t *e)
         c->tail = e;
 }
 
-/* Takes e out of the cache (lock held).  Returns e when nobody uses it
- * (the caller destroys its pool after unlocking), else NULL: the last
- * user frees it. */
-static htentry_t *evict(line_cache_t *c, htentry_t *e)
+/* Drops a reference to b (lock held).  Returns b when that was the last
+ * one (the caller destroys its pool after unlocking), else NULL. */
+static htbatch_t *batch_unref(line_cache_t *c, htbatch_t *b)
+{
+    if (--b->refs > 0)
+        return NULL;
+    c->bytes -= b->bytes;
+    return b;
+}
+
+/* Takes e out of the cache (lock held).  Returns its batch when nobody
+ * holds that any more (to be destroyed after unlocking), else NULL. */
+static htbatch_t *evict(line_cache_t *c, htentry_t *e)
 {
     apr_hash_set(e->table, e->line, APR_HASH_KEY_STRING, NULL);
     lru_unlink(c, e);
-    c->bytes -= e->cost;
-    e->dead = 1;
-    return e->refs ? NULL : e;
+    return batch_unref(c, e->batch);
 }
 
-/* Request pool cleanup: the request no longer uses the entry. */
-static apr_status_t release_entry(void *data)
+/* Request pool cleanup: the request no longer uses the batch. */
+static apr_status_t release_batch(void *data)
 {
-    htentry_t *e = data;
-    int gone;
+    htbatch_t *b = data;
+    line_cache_t *c = b->cache;
+    htbatch_t *gone;
 
-    apr_thread_mutex_lock(e->cache->lock);
-    gone = --e->refs == 0 && e->dead;
-    apr_thread_mutex_unlock(e->cache->lock);
+    apr_thread_mutex_lock(c->lock);
+    gone = batch_unref(c, b);
+    apr_thread_mutex_unlock(c->lock);
     if (gone)
-        apr_pool_destroy(e->pool);
+        apr_pool_destroy(gone->pool);
     return APR_SUCCESS;
 }
 
 /* Cleanup of the tables' pool (a child of the config pool): frees the
- * entries (no request is running when the configuration goes away). */
+ * batches (no request is running when the configuration goes away). */
 static apr_status_t cache_cleanup(void *data)
 {
     line_cache_t *c = data;
 
     while (c->tail) {
-        htentry_t *e = evict(c, c->tail);
-        if (e)
-            apr_pool_destroy(e->pool);
+        htbatch_t *b = evict(c, c->tail);
+        if (b)
+            apr_pool_destroy(b->pool);
     }
     if (c->alloc)
         apr_allocator_destroy(c->alloc);
@@ -1092,8 +1112,8 @@ void rw_parse_init(apr_pool_t *pconf)
     if (apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, pconf) ||
         apr_pool_create(&c->pool, pconf))
         return;
-    /* the entries' pools share one allocator, which keeps the memory of
-     * evicted entries for the next ones (up to the budget) instead of
+    /* the batches' pools share one allocator, which keeps the memory of
+     * freed batches for the next ones (up to the budget) instead of
      * handing it back to malloc: a cache that churns does not scatter
      * free blocks over the threads' malloc arenas */
     if (apr_allocator_create(&c->alloc) ||
@@ -1123,17 +1143,18 @@ static apr_size_t regex_bytes(const rw_regex_t *re)
     return code + jit;
 }
 
-/* What an entry costs: its pool (the compiled line takes about six times
- * the line: words, pattern, template pieces, literal prefilter, plus the
- * structures), in whole 8 KiB nodes, and the regex code outside it. */
-static apr_size_t entry_cost(const char *line, int conds, const void *data)
+/* What a compiled line costs: its share of the batch's pool (the
+ * compiled line takes about six times the line: words, pattern, template
+ * pieces, literal prefilter, plus the structures) and the regex code
+ * outside it; data NULL for a line that did not compile. */
+static apr_size_t line_cost(const char *line, int conds, const void *data)
 {
-    apr_size_t pool = sizeof(htentry_t) + 6 * strlen(line) + 1024;
-    const rw_regex_t *re = conds ? ((const rw_cond_t *)data)->re
-                                 : ((const rw_rule_t *)data)->re;
+    apr_size_t cost = sizeof(htentry_t) + 6 * strlen(line) + 1024;
 
-    pool = (pool + RW_HTCACHE_NODE - 1) / RW_HTCACHE_NODE * RW_HTCACHE_NODE;
-    return pool + regex_bytes(re);
+    if (data)
+        cost += regex_bytes(conds ? ((const rw_cond_t *)data)->re
+                                  : ((const rw_rule_t *)data)->re);
+    return cost;
 }
 
 /* A directive read from an .htaccess file: cmd->override holds that
@@ -1214,12 +1235,14 @@ static const char *compile_rule(apr_pool_t *p, const char *line,
 
 /* Evicts least recently used entries (lock held) until the cache is
  * within its budget, sparing the most recent one (just added); returns
- * those nobody uses, chained on next and prepended to victims, for
- * free_victims() after unlocking. */
-static htentry_t *shrink(line_cache_t *c, htentry_t *victims)
+ * the batches nobody holds any more, chained on next and prepended to
+ * victims, for free_victims() after unlocking.  Bytes go down when a
+ * batch goes: lines of a batch in use by a running request stay charged
+ * until it ends. */
+static htbatch_t *shrink(line_cache_t *c, htbatch_t *victims)
 {
     while (c->bytes > c->budget && c->tail && c->tail != c->head) {
-        htentry_t *v = evict(c, c->tail);
+        htbatch_t *v = evict(c, c->tail);
         if (v) {
             v->next = victims;
             victims = v;
@@ -1228,10 +1251,10 @@ static htentry_t *shrink(line_cache_t *c, htentry_t *victims)
     return victims;
 }
 
-static void free_victims(htentry_t *victims)
+static void free_victims(htbatch_t *victims)
 {
     while (victims) {
-        htentry_t *v = victims;
+        htbatch_t *v = victims;
         victims = v->next;
         apr_pool_destroy(v->pool);
     }
@@ -1243,47 +1266,79 @@ static rw_regex_t *data_regex(int conds, void *data)
     return conds ? ((rw_cond_t *)data)->re : ((rw_rule_t *)data)->re;
 }
 
-/* Compiles line with fn into a new entry of its own pool (no lock
- * needed: nobody else sees it yet); JIT-compiles its regex when jit.
- * NULL on error, with *err in p. */
-static htentry_t *entry_new(line_cache_t *c, apr_hash_t *table, int conds,
+/* The batch this request compiles into, made on its first miss: the
+ * request holds a reference to it until its pool goes away.  Only this
+ * request allocates from it (others only read the lines it published).
+ * NULL when no pool can be made. */
+static htbatch_t *request_batch(line_cache_t *c, apr_pool_t *rp)
+{
+    void *v = NULL;
+    apr_pool_t *bp;
+    htbatch_t *b;
+
+    apr_pool_userdata_get(&v, RW_HTBATCH_KEY, rp);
+    if (v)
+        return v;
+    if (apr_pool_create_unmanaged_ex(&bp, NULL, c->alloc) != APR_SUCCESS)
+        return NULL;
+    b = apr_pcalloc(bp, sizeof(*b));
+    b->cache = c;
+    b->pool = bp;
+    b->refs = 1;
+    apr_thread_mutex_lock(c->lock);
+    b->bytes = RW_HTCACHE_NODE;
+    c->bytes += b->bytes;
+    apr_thread_mutex_unlock(c->lock);
+    apr_pool_userdata_setn(b, RW_HTBATCH_KEY, NULL, rp);
+    apr_pool_cleanup_register(rp, b, release_batch, apr_pool_cleanup_null);
+    return b;
+}
+
+/* Compiles line with fn into a new entry of batch b (no lock needed:
+ * nobody else sees it yet, and only this request allocates from b);
+ * JIT-compiles its regex when jit.  *cost: what it charges to the
+ * budget.  NULL on error, with *err in p. */
+static htentry_t *entry_new(htbatch_t *b, apr_hash_t *table, int conds,
                             const char *line, size_t size, int jit,
                             const char *(*fn)(apr_pool_t *, const char *,
                                               void *),
-                            apr_pool_t *p, const char **err)
+                            apr_pool_t *p, apr_size_t *cost,
+                            const char **err)
 {
-    apr_pool_t *ep;
-    htentry_t *e;
+    htentry_t *e = apr_pcalloc(b->pool, sizeof(*e));
 
-    *err = NULL;
-    if (apr_pool_create_unmanaged_ex(&ep, NULL, c->alloc) != APR_SUCCESS)
-        return NULL;
-    e = apr_pcalloc(ep, sizeof(*e));
-    e->cache = c;
-    e->pool = ep;
+    e->batch = b;
+    e->uses = 1;                /* the compiling request's use */
     e->table = table;
-    e->line = apr_pstrdup(ep, line);
-    e->data = apr_palloc(ep, size);
-    if ((*err = fn(ep, e->line, e->data))) {
+    e->line = apr_pstrdup(b->pool, line);
+    e->data = apr_palloc(b->pool, size);
+    if ((*err = fn(b->pool, e->line, e->data))) {
         *err = apr_pstrdup(p, *err);
-        apr_pool_destroy(ep);
+        *cost = line_cost(line, conds, NULL);
         return NULL;
     }
     if (jit) {
         rw_regex_jit(data_regex(conds, e->data));
         e->jit = 1;
     }
-    e->cost = entry_cost(line, conds, e->data);
+    *cost = line_cost(line, conds, e->data);
     return e;
 }
 
+/* Charges cost to b (lock held). */
+static void charge(line_cache_t *c, htbatch_t *b, apr_size_t cost)
+{
+    b->bytes += cost;
+    c->bytes += cost;
+}
+
 /* Compiles line into *out (size bytes) with fn: from the cache in an
- * .htaccess (the request holds a reference to the entry until its pool
- * goes away), from the config pool elsewhere.  Errors are not cached.
- * A line is first compiled without JIT (a line seen once, as a hostile
- * .htaccess that changes on every request makes them, costs what it
- * costs the stock module); on its second use it is compiled again with
- * JIT, outside the lock, and the new entry replaces the old one. */
+ * .htaccess (the request holds a reference to the entry's batch until
+ * its pool goes away), from the config pool elsewhere.  Errors are not
+ * cached.  A line is first compiled without JIT (a line seen once, as a
+ * hostile .htaccess that changes on every request makes them, costs what
+ * it costs the stock module); on its second use it is compiled again
+ * with JIT, outside the lock, and the new entry replaces the old one. */
 static const char *compile_cached(cmd_parms *cmd, int conds,
                                   const char *line, void *out, size_t size,
                                   const char *(*fn)(apr_pool_t *,
@@ -1292,8 +1347,10 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
     line_cache_t *c = cache;
     const char *err;
     apr_hash_t *table;
-    htentry_t *e, *old, *victims = NULL;
-    int promote = 0;
+    htentry_t *e, *n, *old;
+    htbatch_t *b, *victims = NULL;
+    apr_size_t cost;
+    int promote = 0, held = 0;
 
     if (!c || !in_htaccess(cmd)) {
         if ((err = fn(cmd->pool, line, out)))
@@ -1309,7 +1366,7 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
             lru_unlink(c, e);
             lru_push(c, e);
         }
-        ++e->refs;
+        ++e->batch->refs;
         if (++e->uses >= 2 && !e->jit) {
             e->jit = 1;                 /* one thread does it */
             promote = 1;
@@ -1317,64 +1374,66 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
     }
     apr_thread_mutex_unlock(c->lock);
 
-    if (e && promote) {
-        /* used again: worth JIT code; this request keeps the old entry */
-        htentry_t *n = entry_new(c, table, conds, line, size, 1, fn,
-                                 cmd->pool, &err);
-        if (n) {
+    if (e) {
+        /* this request reads e until its pool goes */
+        memcpy(out, e->data, size);
+        apr_pool_cleanup_register(cmd->pool, e->batch, release_batch,
+                                  apr_pool_cleanup_null);
+        /* used again: worth JIT code for the next requests */
+        if (promote && (b = request_batch(c, cmd->pool)) &&
+            (n = entry_new(b, table, conds, line, size, 1, fn, cmd->pool,
+                           &cost, &err))) {
             n->uses = e->uses;
             apr_thread_mutex_lock(c->lock);
-            if (!e->dead && n->cost <= c->budget / 16) {
-                evict(c, e);  /* we hold a ref: not freed */
+            charge(c, b, cost);
+            if (apr_hash_get(table, line, APR_HASH_KEY_STRING) == e &&
+                cost <= c->budget / 16) {
+                victims = evict(c, e);
                 apr_hash_set(table, n->line, APR_HASH_KEY_STRING, n);
                 lru_push(c, n);
-                c->bytes += n->cost;
-                victims = shrink(c, NULL);
-                n = NULL;
+                ++b->refs;
+                victims = shrink(c, victims);
             }
             apr_thread_mutex_unlock(c->lock);
-            if (n)
-                apr_pool_destroy(n->pool);
             free_victims(victims);
-            victims = NULL;
+        }
+        return NULL;
+    }
+
+    /* a miss: compile into the request's batch, without the lock; a
+     * line too long to be kept, into the request's own pool */
+    if (line_cost(line, conds, NULL) > c->budget / 16 ||
+        !(b = request_batch(c, cmd->pool)))
+        return fn(cmd->pool, line, out);
+    e = entry_new(b, table, conds, line, size, 0, fn, cmd->pool, &cost,
+                  &err);
+    apr_thread_mutex_lock(c->lock);
+    charge(c, b, cost);
+    if (e && cost <= c->budget / 16) {
+        old = apr_hash_get(table, line, APR_HASH_KEY_STRING);
+        if (old) {
+            /* another thread was quicker: use its entry (ours stays in
+             * our batch, charged, until that goes) */
+            ++old->batch->refs;
+            held = 1;
+            e = old;
+        }
+        else {
+            apr_hash_set(table, e->line, APR_HASH_KEY_STRING, e);
+            lru_push(c, e);
+            ++b->refs;
         }
     }
-    if (e)
-        goto use;
-
-    /* a miss: compile into a pool of its own, without the lock */
-    e = entry_new(c, table, conds, line, size, 0, fn, cmd->pool, &err);
-    if (!e)
-        return err ? err : fn(cmd->pool, line, out);
-    e->refs = 1;
-    e->uses = 1;
-    if (e->cost > c->budget / 16) {
-        /* too big to keep: this request's only */
-        e->dead = 1;
-        goto use;
-    }
-    apr_thread_mutex_lock(c->lock);
-    old = apr_hash_get(table, line, APR_HASH_KEY_STRING);
-    if (old) {
-        /* another thread was quicker: use its entry, drop ours */
-        ++old->refs;
-        e->refs = 0;
-        victims = e;
-        e = old;
-    }
-    else {
-        apr_hash_set(table, e->line, APR_HASH_KEY_STRING, e);
-        lru_push(c, e);
-        c->bytes += e->cost;
-    }
-    victims = shrink(c, victims);
+    /* else an error, or too big to keep: this request's only */
+    victims = shrink(c, NULL);
     apr_thread_mutex_unlock(c->lock);
     free_victims(victims);
-
-use:
+    if (!e)
+        return err;
     memcpy(out, e->data, size);
-    apr_pool_cleanup_register(cmd->pool, e, release_entry,
-                              apr_pool_cleanup_null);
+    if (held)
+        apr_pool_cleanup_register(cmd->pool, e->batch, release_batch,
+                                  apr_pool_cleanup_null);
     return NULL;
 }
 

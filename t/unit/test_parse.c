@@ -1041,26 +1041,29 @@ static void test_htcache(void)
     /* used twice: compiled again with JIT, the new entry replaces the
      * old one, which the request keeps using */
     CHECK_INT(1, cache->head->jit, "second use: JIT");
-    CHECK_INT(0, cache->head->refs, "the new entry is not in use yet");
     {
         rw_rule_t r3;
         CHECK_STR(NULL, compile_cached(&cmd, 0, "^a$ /b [L]", &r3,
                                        sizeof(r3), rule_fn), "third compile");
         CHECK(r3.re != r1.re && !strcmp(r3.pattern, "^a$"),
               "third use: the JIT entry");
-        CHECK_INT(1, cache->head->refs, "the JIT entry in use");
+        /* both went into this request's batch: one pool */
+        CHECK(cache->head->batch->pool ==
+              ((htbatch_t *)request_batch(cache, req1))->pool,
+              "the request's lines share its batch");
     }
     /* errors are not cached */
     CHECK(compile_cached(&cmd, 0, "^(a /b", &r2, sizeof(r2), rule_fn) != NULL,
           "bad pattern: error");
     CHECK_INT(1, cache_entries(), "error not cached");
 
-    /* bounded in bytes: 100 new lines, the budget holds; the oldest go
-     * first, except a line in use, which stays readable until its
-     * request ends */
-    apr_pool_create(&req2, P);
-    cmd.pool = req2;
+    /* bounded in bytes: 100 new lines, one request each (a hostile
+     * .htaccess changing on every request), the budget holds; the
+     * oldest go first, except a line in use, which stays readable until
+     * its request ends */
     for (i = 0; i < 100; ++i) {
+        apr_pool_create(&req2, P);
+        cmd.pool = req2;
         apr_snprintf(line, sizeof(line), "^/x%d/(.*)$ /y%d/$1 [L]", i, i);
         CHECK_STR(NULL, compile_cached(&cmd, 0, line, &r2, sizeof(r2),
                                        rule_fn), "compile");
@@ -1068,8 +1071,10 @@ static void test_htcache(void)
         /* keep "^/x0/..." recent */
         CHECK_STR(NULL, compile_cached(&cmd, 0, "^/x0/(.*)$ /y0/$1 [L]", &r2,
                                        sizeof(r2), rule_fn), "recompile");
+        apr_pool_destroy(req2);
+        CHECK(cache->bytes <= cache->budget, "within the budget");
     }
-    CHECK(cache_entries() >= 20 && cache_entries() <= 40, "entries bounded");
+    CHECK(cache_entries() >= 10 && cache_entries() <= 40, "entries bounded");
     found = 0;
     for (e = cache->head; e; e = e->next)
         if (!strcmp(e->line, "^/x0/(.*)$ /y0/$1 [L]"))
@@ -1084,8 +1089,26 @@ static void test_htcache(void)
     CHECK_STR("^a$", r1.pattern, "evicted entry in use: readable");
     CHECK_INT(1, regex_matches_plain(r1.re, "a"), "its regex still works");
     apr_pool_destroy(req1);     /* frees it */
-    apr_pool_destroy(req2);
     CHECK(cache->bytes <= cache->budget, "within the budget");
+
+    /* one request with many new lines (a large .htaccess): all compile,
+     * the request's batch holds them until it ends, and afterwards the
+     * budget holds again */
+    apr_pool_create(&req2, P);
+    cmd.pool = req2;
+    for (i = 0; i < 60; ++i) {
+        apr_snprintf(line, sizeof(line), "^/big%d/(.*)$ /z%d/$1 [L]", i, i);
+        CHECK_STR(NULL, compile_cached(&cmd, 0, line, &r2, sizeof(r2),
+                                       rule_fn), "compile in one request");
+    }
+    CHECK_STR("^/big59/(.*)$", r2.pattern, "the last line compiled");
+    apr_pool_destroy(req2);
+    apr_pool_create(&req2, P);
+    cmd.pool = req2;
+    CHECK_STR(NULL, compile_cached(&cmd, 0, "^/after$ /a [L]", &r2,
+                                   sizeof(r2), rule_fn), "next request");
+    apr_pool_destroy(req2);
+    CHECK(cache->bytes <= cache->budget, "within the budget afterwards");
 
     /* a line costing more than 1/16 of the budget is not kept */
     {
@@ -1101,6 +1124,7 @@ static void test_htcache(void)
                                        rule_fn), "big line compiles");
         CHECK_INT(i, cache_entries(), "big line not kept");
         apr_pool_destroy(req3);
+        CHECK(cache->bytes <= cache->budget, "big line: its batch freed");
     }
     unit_in_htaccess = 0;
     apr_pool_destroy(cp);
