@@ -142,13 +142,9 @@ static const char *dbd_lookup(const rw_map_call_t *c, const rw_map_t *map,
 }
 
 const rw_map_backend_t rw_map_dbd = {
-    .name = "dbd",
-    .configure = dbd_configure,
-    .lookup = dbd_lookup,
+    .name = "dbd", .configure = dbd_configure, .lookup = dbd_lookup,
 };
 
 const rw_map_backend_t rw_map_fastdbd = {
-    .name = "fastdbd",
-    .configure = fastdbd_configure,
-    .lookup = dbd_lookup,
+    .name = "fastdbd", .configure = fastdbd_configure, .lookup = dbd_lookup,
 };

@@ -76,28 +76,21 @@ static const char *dbm_lookup(const rw_map_call_t *c, const rw_map_t *map,
                               const char *key)
 {
     const dbm_map_t *d = map->priv;
-    request_rec *r = c->r;
-    apr_finfo_t fi;
-    apr_time_t mtime;
-    apr_status_t rv;
+    const char *const files[2] = { d->file1, d->file2 };
+    apr_time_t mtime = 0;
+    int i;
 
-    rv = apr_stat(&fi, d->file1, APR_FINFO_MTIME, r->pool);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(00662)
-                      "mod_rewrite: can't access DBM RewriteMap file %s",
-                      d->file1);
-        return NULL;
-    }
-    mtime = fi.mtime;
-    if (d->file2) {
-        rv = apr_stat(&fi, d->file2, APR_FINFO_MTIME, r->pool);
+    for (i = 0; i < 2 && files[i]; ++i) {
+        apr_finfo_t fi;
+        apr_status_t rv = apr_stat(&fi, files[i], APR_FINFO_MTIME,
+                                   c->r->pool);
         if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(00663)
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, c->r, "%s"
                           "mod_rewrite: can't access DBM RewriteMap file %s",
-                          d->file2);
+                          i ? APLOGNO(00663) : APLOGNO(00662), files[i]);
             return NULL;
         }
-        if (fi.mtime > mtime)
+        if (!i || fi.mtime > mtime)
             mtime = fi.mtime;
     }
     return rw_map_cached_lookup(c, map, "dbm", d->cache, mtime, key,
@@ -105,8 +98,6 @@ static const char *dbm_lookup(const rw_map_call_t *c, const rw_map_t *map,
 }
 
 const rw_map_backend_t rw_map_dbm = {
-    .name = "dbm",
-    .takes_suffix = 1,
-    .configure = dbm_configure,
-    .lookup = dbm_lookup,
+    .name = "dbm", .takes_suffix = 1,
+    .configure = dbm_configure, .lookup = dbm_lookup,
 };

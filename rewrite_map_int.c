@@ -145,8 +145,6 @@ static const char *int_lookup(const rw_map_call_t *c, const rw_map_t *map,
 }
 
 const rw_map_backend_t rw_map_int = {
-    .name = "int",
-    .pre_config = int_pre_config,
-    .configure = int_configure,
-    .lookup = int_lookup,
+    .name = "int", .pre_config = int_pre_config,
+    .configure = int_configure, .lookup = int_lookup,
 };

@@ -695,10 +695,7 @@ static void prg_child_init(apr_pool_t *p, server_rec *s,
 }
 
 const rw_map_backend_t rw_map_prg = {
-    .name = "prg",
-    .pre_config = prg_pre_config,
-    .configure = prg_configure,
-    .post_config = prg_post_config,
-    .child_init = prg_child_init,
-    .lookup = prg_lookup,
+    .name = "prg", .pre_config = prg_pre_config,
+    .configure = prg_configure, .post_config = prg_post_config,
+    .child_init = prg_child_init, .lookup = prg_lookup,
 };

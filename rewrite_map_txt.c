@@ -213,15 +213,11 @@ static const char *rnd_lookup(const rw_map_call_t *c, const rw_map_t *map,
 }
 
 const rw_map_backend_t rw_map_txt = {
-    .name = "txt",
-    .configure = txt_configure,
-    .post_config = txt_post_config,
-    .lookup = txt_lookup,
+    .name = "txt", .configure = txt_configure,
+    .post_config = txt_post_config, .lookup = txt_lookup,
 };
 
 const rw_map_backend_t rw_map_rnd = {
-    .name = "rnd",
-    .configure = txt_configure,
-    .post_config = txt_post_config,
-    .lookup = rnd_lookup,
+    .name = "rnd", .configure = txt_configure,
+    .post_config = txt_post_config, .lookup = rnd_lookup,
 };
