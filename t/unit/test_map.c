@@ -124,7 +124,8 @@ static void test_txt(void)
         { "B1", NULL }, { "A", NULL }, { "second", NULL }, { "", NULL },
         { "zz", NULL },
     };
-    const char *tmp = NULL, *path, *err;
+    const char *tmp = NULL, *err;
+    char *path;
     apr_file_t *f;
     apr_size_t i, n = sizeof(text) - 1;
     rw_map_t *map;
@@ -133,7 +134,7 @@ static void test_txt(void)
     if (apr_temp_dir_get(&tmp, P) != APR_SUCCESS)
         tmp = "/tmp";
     path = apr_psprintf(P, "%s/rw-unit-map-XXXXXX", tmp);
-    if (apr_file_mktemp(&f, (char *)path, APR_CREATE | APR_WRITE | APR_EXCL,
+    if (apr_file_mktemp(&f, path, APR_CREATE | APR_WRITE | APR_EXCL,
                         P) != APR_SUCCESS) {
         CHECK(0, "temporary map file");
         return;
