@@ -71,10 +71,10 @@ static apr_status_t all_maps_reset(void *unused)
     return APR_SUCCESS;
 }
 
-/* The back end spec names, with its suffix and source; the error
- * message or NULL.  "TYPE:SOURCE", and "TYPE=SUFFIX:SOURCE" for a back
- * end that takes a suffix; anything else is a txt file, as the stock
- * module reads it. */
+/* The back end that spec (RewriteMap's second argument) names, and the
+ * suffix and source in it; the error message or NULL.  "TYPE:SOURCE",
+ * and "TYPE=SUFFIX:SOURCE" for a back end that takes a suffix; anything
+ * else is a txt file, as the stock module reads it. */
 static const char *parse_spec(apr_pool_t *p, const char *spec,
                               const rw_map_backend_t **be,
                               const char **suffix, const char **source)

@@ -41,8 +41,9 @@ struct rw_map_backend_t {
                              const char *options);
     /** post_config, in the parent, except on the first pass that only
      *  checks the configuration: maps[0..nmaps) are this back end's
-     *  maps that a server uses, in configuration order.  OK, or an HTTP
-     *  status that stops the server's start.  Optional. */
+     *  maps that a server uses, in configuration order (nmaps > 0; the
+     *  array lives for the call only).  OK, or an HTTP status that stops
+     *  the server's start.  Optional. */
     int (*post_config)(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                        rw_map_t *const *maps, int nmaps);
     /** child_init: the same maps, in each child.  Optional. */
