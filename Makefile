@@ -17,9 +17,13 @@ PKG_CONFIG ?= pkg-config
 PCRE2_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libpcre2-8 2>/dev/null)
 PCRE2_LIBS   ?= $(shell $(PKG_CONFIG) --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
 
-SRCS    = mod_rewrite.c rewrite_parse.c rewrite_exec.c rewrite_map.c \
+# the map registry and its back ends (include/rewrite_map_backend.h)
+MAP_SRCS = rewrite_map.c rewrite_map_txt.c rewrite_map_int.c \
+          rewrite_map_dbm.c rewrite_map_dbd.c rewrite_map_prg.c
+SRCS    = mod_rewrite.c rewrite_parse.c rewrite_exec.c $(MAP_SRCS) \
           rewrite_txtindex.c rewrite_index.c
-HDRS    = include/rewrite.h include/mod_rewrite.h include/rewrite_txtindex.h
+HDRS    = include/rewrite.h include/mod_rewrite.h include/rewrite_txtindex.h \
+          include/rewrite_map_backend.h
 # hook and callback signatures are httpd's: their unused parameters stay
 # unnamed by -Wno-unused-parameter rather than (void) casts
 BASE_WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
@@ -83,12 +87,13 @@ unit:
 	@$(MAKE) --no-print-directory -B $(UNIT_BIN)
 	./$(UNIT_BIN)
 
+# (the test_*.c files include the other sources, for their static functions)
 $(UNIT_BIN): t/unit/*.c t/unit/*.h rewrite_parse.c rewrite_exec.c \
-        rewrite_map.c rewrite_txtindex.c rewrite_index.c $(HDRS)
+        $(MAP_SRCS) rewrite_txtindex.c rewrite_index.c $(HDRS)
 	$(CC) $(BASE_WARN) $(CSTD) -g -I include $(shell $(APXS) -q EXTRA_CPPFLAGS) \
 	    -I$(shell $(APXS) -q INCLUDEDIR) \
 	    $(shell $(APXS) -q EXTRA_CFLAGS) $(shell apr-1-config --includes 2>/dev/null) \
-	    $(PCRE2_CFLAGS) $(SANFLAGS) -o $@ t/unit/*.c \
+	    $(PCRE2_CFLAGS) $(SANFLAGS) -o $@ t/unit/*.c $(MAP_SRCS) \
 	    $(shell apr-1-config --link-ld 2>/dev/null || echo -lapr-1) \
 	    $(shell apu-1-config --link-ld 2>/dev/null || echo -laprutil-1) \
 	    $(PCRE2_LIBS) $(SANLIBS)
@@ -148,14 +153,14 @@ FUZZ_LIBS     = -rdynamic \
                 $(shell apr-1-config --link-ld 2>/dev/null || echo -lapr-1) \
                 $(shell apu-1-config --link-ld 2>/dev/null || echo -laprutil-1) \
                 $(PCRE2_LIBS) -ldl
-# every target: its own file (which includes one module source for its
+# every target: its own file (which may include one module source, for its
 # static functions), the other module sources, the unit tests' stubs
 FUZZ_COMMON   = t/unit/stubs.c fuzz/stubs_extra.c fuzz/pool_guard.c \
                 rewrite_txtindex.c rewrite_index.c
-FUZZ_SRC_fuzz_directive = rewrite_exec.c rewrite_map.c
-FUZZ_SRC_fuzz_expand    = rewrite_parse.c rewrite_map.c
-FUZZ_SRC_fuzz_escape    = rewrite_parse.c rewrite_map.c
-FUZZ_SRC_fuzz_txtmap    = rewrite_parse.c rewrite_exec.c
+FUZZ_SRC_fuzz_directive = rewrite_exec.c $(MAP_SRCS)
+FUZZ_SRC_fuzz_expand    = rewrite_parse.c $(MAP_SRCS)
+FUZZ_SRC_fuzz_escape    = rewrite_parse.c $(MAP_SRCS)
+FUZZ_SRC_fuzz_txtmap    = rewrite_parse.c rewrite_exec.c $(MAP_SRCS)
 
 fuzz: fuzz-build
 	bash fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
@@ -163,7 +168,7 @@ fuzz: fuzz-build
 fuzz-build: $(addprefix $(FUZZ_OUT)/,$(FUZZ_TARGETS))
 
 $(FUZZ_OUT)/fuzz_%: fuzz/fuzz_%.c fuzz/*.h $(FUZZ_COMMON) rewrite_parse.c \
-        rewrite_exec.c rewrite_map.c $(HDRS) t/unit/unit.h
+        rewrite_exec.c $(MAP_SRCS) $(HDRS) t/unit/unit.h
 	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: no clang;" \
 	    "apt-get install clang-14 libclang-rt-14-dev" >&2; exit 1; }
 	@mkdir -p $(FUZZ_OUT)

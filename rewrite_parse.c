@@ -1535,37 +1535,12 @@ const char *rw_cmd_map(cmd_parms *cmd, void *dconf, const char *a1,
 {
     rw_server_conf_t *sc = ap_get_module_config(cmd->server->module_config,
                                                 &rewrite_module);
-    static const char *types[] = { "txt", "rnd", "dbm", "prg", "int", "dbd",
-                                   "fastdbd" };
-    const rw_map_type_t *type = NULL;
-    const char *src = a2;
     rw_map_t *map;
-    apr_size_t i;
+    const char *err;
 
-    for (i = 0; i < sizeof(types) / sizeof(types[0]); ++i) {
-        apr_size_t n = strlen(types[i]);
-        if (!strncasecmp(a2, types[i], n) &&
-            (a2[n] == ':' || (i == 2 && a2[n] == '='))) {
-            type = rw_map_type_find(types[i]);
-            src = a2 + n + (a2[n] == ':');
-            break;
-        }
-    }
-    if (!type && !strncasecmp(a2, "dbm", 3))
-        return apr_pstrcat(cmd->pool, "RewriteMap: bad map:", a2, NULL);
-    if (!type) {            /* no known prefix: a text file, as stock does */
-        type = rw_map_type_find("txt");
-        src = a2;
-    }
-    map = apr_pcalloc(cmd->pool, sizeof(*map));
-    map->name = a1;
-    map->type = type;
-    map->options = a3;
-    if (type->configure) {
-        const char *err = type->configure(cmd, map, src, a3);
-        if (err)
-            return err;
-    }
+    err = rw_map_define(cmd, a1, a2, a3, &map);
+    if (err)
+        return err;
     apr_hash_set(sc->maps, a1, APR_HASH_KEY_STRING, map);
     return NULL;
 }

@@ -312,26 +312,24 @@ static apr_status_t close_fd(void *data)
  * the children: memfd on Linux, else an unlinked temporary file. */
 static int anonymous_file(apr_pool_t *p)
 {
+    const char *dir = NULL;
+    char *path;
+    int fd;
+
 #ifdef MFD_CLOEXEC
-    int fd = memfd_create("rewrite-txt-index", MFD_CLOEXEC);
+    fd = memfd_create("rewrite-txt-index", MFD_CLOEXEC);
     if (fd >= 0 || errno != ENOSYS)
         return fd;
 #endif
-    {
-        const char *dir = NULL;
-        char *path;
-        int tfd;
-
-        if (apr_temp_dir_get(&dir, p) != APR_SUCCESS)
-            dir = "/tmp";
-        path = apr_pstrcat(p, dir, "/rewrite-txt-index-XXXXXX", NULL);
-        tfd = mkstemp(path);
-        if (tfd >= 0) {
-            unlink(path);
-            fcntl(tfd, F_SETFD, FD_CLOEXEC);
-        }
-        return tfd;
+    if (apr_temp_dir_get(&dir, p) != APR_SUCCESS)
+        dir = "/tmp";
+    path = apr_pstrcat(p, dir, "/rewrite-txt-index-XXXXXX", NULL);
+    fd = mkstemp(path);
+    if (fd >= 0) {
+        unlink(path);
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
+    return fd;
 }
 
 apr_status_t rw_txtindex_build_shared(rw_txtindex_t *ix, apr_file_t *f,
