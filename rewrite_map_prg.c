@@ -261,7 +261,7 @@ static void prg_maintenance(int reason, void *data, apr_wait_t status)
             pm->rapid_deaths = 0;
         if (pm->rapid_deaths >= PRG_RAPID_DEATHS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, pm->s,
-                         "mod_rewrite: RewriteMap program %s of map %s "
+                         RWLOGNO(00003) "mod_rewrite: RewriteMap program %s of map %s "
                          "(pid %" APR_PID_T_FMT ") died %d times in a row "
                          "right after its start; not restarting it, its "
                          "lookups get the default value",
@@ -270,7 +270,7 @@ static void prg_maintenance(int reason, void *data, apr_wait_t status)
             return;
         }
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pm->s,
-                     "mod_rewrite: RewriteMap program %s of map %s "
+                     RWLOGNO(00004) "mod_rewrite: RewriteMap program %s of map %s "
                      "(pid %" APR_PID_T_FMT ") %s (status %d); restarting "
                      "it", pm->prog, pm->map->name, pm->proc.pid,
                      reason == APR_OC_REASON_DEATH ? "died" : "was lost",
@@ -278,11 +278,11 @@ static void prg_maintenance(int reason, void *data, apr_wait_t status)
         rv = prg_spawn(pm);
         if (rv != APR_SUCCESS)
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, pm->s,
-                         "mod_rewrite: could not restart RewriteMap program "
+                         RWLOGNO(00005) "mod_rewrite: could not restart RewriteMap program "
                          "%s of map %s", pm->prog, pm->map->name);
         else
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, pm->s,
-                         "mod_rewrite: RewriteMap program %s of map %s "
+                         RWLOGNO(00006) "mod_rewrite: RewriteMap program %s of map %s "
                          "restarted (pid %" APR_PID_T_FMT ")", pm->prog,
                          pm->map->name, pm->proc.pid);
         break;
@@ -292,7 +292,7 @@ static void prg_maintenance(int reason, void *data, apr_wait_t status)
         if (apr_atomic_read32(&pm->sh->state) == PRG_HUNG &&
             apr_atomic_read32(&pm->sh->pid) == (apr_uint32_t)pm->proc.pid) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, pm->s,
-                         "mod_rewrite: RewriteMap program %s of map %s "
+                         RWLOGNO(00007) "mod_rewrite: RewriteMap program %s of map %s "
                          "(pid %" APR_PID_T_FMT ") does not answer; killing "
                          "it", pm->prog, pm->map->name, pm->proc.pid);
             kill(pm->proc.pid, SIGKILL);
@@ -419,7 +419,7 @@ static char *prg_exchange(prg_map_t *pm, request_rec *r, const char *key,
     stale = drain_fd(pm->fd_r);
     if (stale)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      "mod_rewrite: discarded %" APR_SIZE_T_FMT " bytes of "
+                      RWLOGNO(00008) "mod_rewrite: discarded %" APR_SIZE_T_FMT " bytes of "
                       "stale output of RewriteMap program %s (map %s)",
                       stale, pm->prog, pm->map->name);
     if (apr_atomic_read32(&pm->sh->state) == PRG_HUNG)
@@ -464,7 +464,7 @@ static char *prg_exchange(prg_map_t *pm, request_rec *r, const char *key,
                 apr_size_t rest = len - (apr_size_t)(nl - buf) - 1;
                 if (rest) {
                     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                                  "mod_rewrite: RewriteMap program %s (map "
+                                  RWLOGNO(00009) "mod_rewrite: RewriteMap program %s (map "
                                   "%s) answered more than one line; the "
                                   "rest is discarded", pm->prog,
                                   pm->map->name);
@@ -590,7 +590,7 @@ static const char *prg_lookup(const rw_map_call_t *c, const rw_map_t *map,
         val = prg_ask(pm, c->r, key, &why);
         if (!val)
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, c->r,
-                          "mod_rewrite: RewriteMap program %s (map %s) "
+                          RWLOGNO(00010) "mod_rewrite: RewriteMap program %s (map %s) "
                           "failed for key '%s': %s; using the default "
                           "value", pm->prog, map->name, key,
                           why ? why : "unknown error");
@@ -641,7 +641,7 @@ static int prg_post_config(apr_pool_t *pconf, apr_pool_t *ptemp,
                         pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     "mod_rewrite: cannot create shared memory for "
+                     RWLOGNO(00011) "mod_rewrite: cannot create shared memory for "
                      "RewriteMap programs");
         return HTTP_INTERNAL_SERVER_ERROR;
     }

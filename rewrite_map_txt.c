@@ -162,7 +162,7 @@ static const char *txt_fetch(request_rec *r, const rw_map_t *map,
 
     if (rv == APR_FROM_OS_ERROR(EFBIG))
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "mod_rewrite: text RewriteMap file %s has entries "
+                      RWLOGNO(00002) "mod_rewrite: text RewriteMap file %s has entries "
                       "past 4 GiB: not read", t->path);
     else if (rv != APR_SUCCESS)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, APLOGNO(00655)
