@@ -547,28 +547,65 @@ static const char *tpl_or_null(apr_pool_t *p, const char *val,
     return val ? rw_parse_template(p, val, out) : NULL;
 }
 
+/* A flag that only sets a bit: its short and long names. */
+typedef struct {
+    const char *shrt, *lng;
+    unsigned bit;
+} bit_flag_t;
+
+/* Sets the bit of key's flag in *flags; 0 when key is none of them. */
+static int set_bit_flag(const bit_flag_t *t, apr_size_t n, const char *key,
+                        unsigned *flags)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; ++i) {
+        if (is_flag(key, t[i].shrt, t[i].lng)) {
+            *flags |= t[i].bit;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const bit_flag_t rule_bits[] = {
+    { "BNP", "backrefernoplus", RW_RF_NOPLUS },
+    { "BCTLS", NULL, RW_RF_ESCAPECTLS },
+    { "C", "chain", RW_RF_CHAIN },
+    { "END", NULL, RW_RF_END },
+    { "L", "last", RW_RF_LAST },
+    { "NC", "nocase", RW_RF_NOCASE },
+    { "NE", "noescape", RW_RF_NOESCAPE },
+    { "NS", "nosubreq", RW_RF_NOSUBREQ },
+    { "P", "proxy", RW_RF_PROXY },
+    { "PT", "passthrough", RW_RF_PASSTHROUGH },
+    { "QSA", "qsappend", RW_RF_QSAPPEND },
+    { "QSD", "qsdiscard", RW_RF_QSDISCARD },
+    { "QSL", "qslast", RW_RF_QSLAST },
+    { "UNC", NULL, RW_RF_UNC },
+    { "UnsafeAllow3F", NULL, RW_RF_UNSAFE_3F },
+    { "UnsafePrefixStat", NULL, RW_RF_UNSAFE_PREFIX },
+};
+
 static const char *rule_flag(apr_pool_t *p, const char *key, const char *val,
                              void *data)
 {
     rw_rule_t *r = data;
     const char *err;
 
+    if (set_bit_flag(rule_bits, sizeof(rule_bits) / sizeof(rule_bits[0]),
+                     key, &r->flags))
+        return NULL;
     if (is_flag(key, "B", "backrefescaping")) {
         r->flags |= RW_RF_ESCAPEBACKREF;
         if (val && *val)
             r->bchars = val;
     }
-    else if (is_flag(key, "BNP", "backrefernoplus"))
-        r->flags |= RW_RF_NOPLUS;
-    else if (is_flag(key, "BCTLS", NULL))
-        r->flags |= RW_RF_ESCAPECTLS;
     else if (is_flag(key, "BNE", NULL)) {
         if (!val || !*val)
             return "flag 'BNE' wants a list of characters (i.e. [BNE=...])";
         r->bnechars = val;
     }
-    else if (is_flag(key, "C", "chain"))
-        r->flags |= RW_RF_CHAIN;
     else if (is_flag(key, "CO", "cookie")) {
         const rw_tpl_t *t;
         if (val) {
@@ -591,8 +628,6 @@ static const char *rule_flag(apr_pool_t *p, const char *key, const char *val,
                 return err;
         }
     }
-    else if (is_flag(key, "END", NULL))
-        r->flags |= RW_RF_END;
     else if (is_flag(key, "F", "forbidden")) {
         r->flags |= RW_RF_STATUS;
         r->status = HTTP_FORBIDDEN;
@@ -605,29 +640,11 @@ static const char *rule_flag(apr_pool_t *p, const char *key, const char *val,
         if ((err = tpl_or_null(p, val, &r->handler_tpl)))
             return err;
     }
-    else if (is_flag(key, "L", "last"))
-        r->flags |= RW_RF_LAST;
     else if (is_flag(key, "N", "next")) {
         r->flags |= RW_RF_NEXT;
         if (val && *val)
             r->maxrounds = atoi(val);
     }
-    else if (is_flag(key, "NC", "nocase"))
-        r->flags |= RW_RF_NOCASE;
-    else if (is_flag(key, "NE", "noescape"))
-        r->flags |= RW_RF_NOESCAPE;
-    else if (is_flag(key, "NS", "nosubreq"))
-        r->flags |= RW_RF_NOSUBREQ;
-    else if (is_flag(key, "P", "proxy"))
-        r->flags |= RW_RF_PROXY;
-    else if (is_flag(key, "PT", "passthrough"))
-        r->flags |= RW_RF_PASSTHROUGH;
-    else if (is_flag(key, "QSA", "qsappend"))
-        r->flags |= RW_RF_QSAPPEND;
-    else if (is_flag(key, "QSD", "qsdiscard"))
-        r->flags |= RW_RF_QSDISCARD;
-    else if (is_flag(key, "QSL", "qslast"))
-        r->flags |= RW_RF_QSLAST;
     else if (is_flag(key, "R", "redirect")) {
         /* R without a code keeps one set before (F, G, R=...); an answer
          * status set before is not undone by a later redirect code */
@@ -657,12 +674,6 @@ static const char *rule_flag(apr_pool_t *p, const char *key, const char *val,
         if ((err = tpl_or_null(p, val, &r->type_tpl)))
             return err;
     }
-    else if (is_flag(key, "UNC", NULL))
-        r->flags |= RW_RF_UNC;
-    else if (is_flag(key, "UnsafeAllow3F", NULL))
-        r->flags |= RW_RF_UNSAFE_3F;
-    else if (is_flag(key, "UnsafePrefixStat", NULL))
-        r->flags |= RW_RF_UNSAFE_PREFIX;
     else
         return apr_psprintf(p, "unknown flag '%s'", key);
     return NULL;
@@ -677,15 +688,14 @@ const char *rw_parse_rule_flags(apr_pool_t *p, const char *flags,
 static const char *cond_flag(apr_pool_t *p, const char *key, const char *val,
                              void *data)
 {
+    static const bit_flag_t bits[] = {
+        { "NC", "nocase", RW_CF_NOCASE },
+        { "OR", "ornext", RW_CF_ORNEXT },
+        { "NV", "novary", RW_CF_NOVARY },
+    };
     rw_cond_t *c = data;
 
-    if (is_flag(key, "NC", "nocase"))
-        c->flags |= RW_CF_NOCASE;
-    else if (is_flag(key, "OR", "ornext"))
-        c->flags |= RW_CF_ORNEXT;
-    else if (is_flag(key, "NV", "novary"))
-        c->flags |= RW_CF_NOVARY;
-    else
+    if (!set_bit_flag(bits, sizeof(bits) / sizeof(bits[0]), key, &c->flags))
         return apr_psprintf(p, "unknown flag '%s'", key);
     return NULL;
 }
