@@ -18,8 +18,9 @@ PCRE2_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libpcre2-8 2>/dev/null)
 PCRE2_LIBS   ?= $(shell $(PKG_CONFIG) --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
 
 SRCS    = mod_rewrite.c rewrite_parse.c rewrite_exec.c rewrite_map.c \
-          rewrite_txtindex.c rewrite_index.c
-HDRS    = include/rewrite.h include/mod_rewrite.h include/rewrite_txtindex.h
+          rewrite_txtindex.c rewrite_index.c rewrite_stats.c rewrite_status.c
+HDRS    = include/rewrite.h include/mod_rewrite.h include/rewrite_txtindex.h \
+          include/rewrite_stats.h
 WARN    = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
 CSTD    = -std=c11 -D_GNU_SOURCE
 # only rewrite_module is exported
@@ -78,7 +79,7 @@ unit:
 	./$(UNIT_BIN)
 
 $(UNIT_BIN): t/unit/*.c t/unit/*.h rewrite_parse.c rewrite_exec.c \
-        rewrite_map.c rewrite_txtindex.c rewrite_index.c $(HDRS)
+        rewrite_map.c rewrite_txtindex.c rewrite_index.c rewrite_stats.c $(HDRS)
 	$(CC) $(WARN) $(CSTD) -g -I include $(shell $(APXS) -q EXTRA_CPPFLAGS) \
 	    -I$(shell $(APXS) -q INCLUDEDIR) \
 	    $(shell $(APXS) -q EXTRA_CFLAGS) $(shell apr-1-config --includes 2>/dev/null) \
@@ -145,7 +146,7 @@ FUZZ_LIBS     = -rdynamic \
 # every target: its own file (which includes one module source for its
 # static functions), the other module sources, the unit tests' stubs
 FUZZ_COMMON   = t/unit/stubs.c fuzz/stubs_extra.c fuzz/pool_guard.c \
-                rewrite_txtindex.c rewrite_index.c
+                rewrite_txtindex.c rewrite_index.c rewrite_stats.c
 FUZZ_SRC_fuzz_directive = rewrite_exec.c rewrite_map.c
 FUZZ_SRC_fuzz_expand    = rewrite_parse.c rewrite_map.c
 FUZZ_SRC_fuzz_escape    = rewrite_parse.c rewrite_map.c

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "rewrite.h"
+#include "rewrite_stats.h"
 
 APLOG_USE_MODULE(rewrite);
 
@@ -1387,6 +1388,7 @@ const char *rw_cmd_cond(cmd_parms *cmd, void *dconf, const char *line)
     const char *err;
 
     context_lists(cmd, dconf, &pending, &rules);
+    rw_stats_cond_read(cmd, pending, line);
     c = apr_array_push(pending);
     if (is_expr_line(line)) {
         char *a1, *a2, *a3;
@@ -1421,6 +1423,7 @@ const char *rw_cmd_rule(cmd_parms *cmd, void *dconf, const char *line)
     r->nconds = pending->nelts;
     r->conds = (const rw_cond_t *)apr_pmemdup(cmd->pool, pending->elts,
                                               pending->nelts * sizeof(rw_cond_t));
+    rw_stats_rule_read(cmd, pending, r, line);
     apr_array_clear(pending);
     return NULL;
 }

@@ -227,12 +227,16 @@ typedef struct {
     const char *bchars;      /** B=chars: characters to escape (NULL: all) */
     const char *bnechars;    /** BNE=chars: characters never escaped */
     const rw_cond_t *conds;
+    const char *file;        /** where it was read (config file or
+                              *  .htaccess), for the statistics */
     unsigned flags;          /** RW_RF_* */
     int negate;
     int status;              /** R code, or 403/410 for F/G */
     int skip;                /** S=n */
     int maxrounds;           /** N=n, default RW_MAX_ROUNDS */
     int nconds;
+    int line;                /** line number in file */
+    int slot;                /** statistics counter, -1: none (.htaccess) */
 } rw_rule_t;
 
 /* ------------------------------------------------------------------ */
