@@ -12,6 +12,7 @@
 #include "http_config.h"
 #include "http_request.h"
 #include "http_log.h"
+#include "http_protocol.h"
 
 #include "mod_status.h"
 
@@ -239,6 +240,13 @@ static int hook_status_page(request_rec *r)
     return rw_status_handler(r);
 }
 
+/* log_transaction, first: before mod_log_config reads the notes. */
+static int hook_log(request_rec *r)
+{
+    rw_stats_log(r);
+    return DECLINED;
+}
+
 /* mod_status's server-status, when mod_status is loaded: a short
  * rewrite section. */
 static int hook_server_status(request_rec *r, int flags)
@@ -268,6 +276,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_fixups(hook_mimetype, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(hook_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(hook_status_page, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(hook_log, NULL, NULL, APR_HOOK_FIRST);
     APR_OPTIONAL_HOOK(ap, status_hook, hook_server_status, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }

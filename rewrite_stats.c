@@ -417,7 +417,6 @@ void rw_stats_hit(request_rec *r, const rw_rule_t *p, int status)
 {
     const store_t *st = live;
     const char *where, *what;
-    request_rec *first;
 
     if (!st)
         return;
@@ -439,13 +438,30 @@ void rw_stats_hit(request_rec *r, const rw_rule_t *p, int status)
     what = outcome(r, p, status);
     apr_table_setn(r->notes, RW_NOTE_RULE, where);
     apr_table_setn(r->notes, RW_NOTE_OUTCOME, what);
-    /* after an internal redirect the log reads the first request's
-     * notes (%{..}n): the last rule that matched decided */
-    for (first = r; first->prev; first = first->prev)
-        ;
-    if (first != r) {
-        apr_table_set(first->notes, RW_NOTE_RULE, where);
-        apr_table_set(first->notes, RW_NOTE_OUTCOME, what);
+}
+
+void rw_stats_log(request_rec *r)
+{
+    request_rec *f, *last = NULL, *final = r;
+    const char *where, *what;
+
+    if (!live)
+        return;
+    for (f = r; f; f = f->next) {
+        if (apr_table_get(f->notes, RW_NOTE_RULE))
+            last = f;
+        final = f;
+    }
+    if (!last)
+        return;
+    where = apr_table_get(last->notes, RW_NOTE_RULE);
+    what = apr_table_get(last->notes, RW_NOTE_OUTCOME);
+    for (f = r; f; f = f == final ? NULL : final) {
+        if (f == last)
+            continue;
+        apr_table_set(f->notes, RW_NOTE_RULE, where);
+        if (what)
+            apr_table_set(f->notes, RW_NOTE_OUTCOME, what);
     }
 }
 

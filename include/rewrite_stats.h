@@ -111,6 +111,11 @@ int rw_stats_enabled(void);
  *  notes.  Never fails. */
 void rw_stats_hit(request_rec *r, const rw_rule_t *rule, int status);
 
+/** log_transaction, before the loggers: the notes of the last request
+ *  of an internal redirect chain (r and its r->next) that has them go to
+ *  the first and the final request, whichever the log format reads. */
+void rw_stats_log(request_rec *r);
+
 /** A consistent-enough copy of the counters (each counter read
  *  atomically), allocated from p; NULL when statistics are off. */
 const rw_stats_snapshot_t *rw_stats_snapshot(apr_pool_t *p);
