@@ -178,6 +178,7 @@ PREFIX ?= /usr/local
 install-tools:
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/rewrite-test
 	install -m 0755 tools/rewrite-test $(DESTDIR)$(PREFIX)/bin/rewrite-test
+	install -m 0644 tools/rewrite_usage.py $(DESTDIR)$(PREFIX)/lib/rewrite-test/rewrite_usage.py
 	@mod=$$($(APXS) -q LIBEXECDIR)/mod_rewrite.so; \
 	want=$$(dpkg-query --control-show apache2-bin md5sums 2>/dev/null | awk '$$2 ~ /modules\/mod_rewrite\.so$$/ {print $$1}'); \
 	if [ -n "$$want" ] && [ -f "$$mod" ] && [ "$$(md5sum < "$$mod" | cut -d' ' -f1)" = "$$want" ]; then \

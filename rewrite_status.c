@@ -498,10 +498,12 @@ int rw_status_handler(request_rec *r)
     out_t out = OUT_HTML;
     int n;
 
-    if (!r->handler || strcmp(r->handler, RW_STATUS_HANDLER))
+    /* RewriteStatistics Off: declined, as stock would */
+    if (!rw_stats_enabled() || !r->handler ||
+        strcmp(r->handler, RW_STATUS_HANDLER))
         return DECLINED;
     if (!(s = rw_stats_snapshot(r->pool)))
-        return DECLINED;            /* RewriteStatistics Off: as stock */
+        return DECLINED;
     r->allowed |= (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET)
         return DECLINED;
