@@ -393,19 +393,31 @@ static void ht_hit(const store_t *st, const rw_rule_t *p, apr_time_t now)
     atomic_fetch_add_explicit(&st->head->ht_dropped, 1, memory_order_relaxed);
 }
 
+/* The outcome note: constant strings for the usual answers (no
+ * formatting on the request path). */
 static const char *outcome(request_rec *r, const rw_rule_t *p, int status)
 {
+    int st = r->status;
+
     if (status) {
-        if (r->status == HTTP_FORBIDDEN)
-            return "forbidden";
-        if (r->status == HTTP_GONE)
-            return "gone";
-        return apr_psprintf(r->pool, "status %d", r->status);
+        switch (st) {
+        case HTTP_FORBIDDEN: return "forbidden";
+        case HTTP_GONE: return "gone";
+        default: return apr_psprintf(r->pool, "status %d", st);
+        }
     }
     if (p->flags & RW_RF_PROXY)
         return "proxy";
-    if (ap_is_HTTP_REDIRECT(r->status))
-        return apr_psprintf(r->pool, "redirect %d", r->status);
+    if (ap_is_HTTP_REDIRECT(st)) {
+        switch (st) {
+        case HTTP_MOVED_PERMANENTLY: return "redirect 301";
+        case HTTP_MOVED_TEMPORARILY: return "redirect 302";
+        case HTTP_SEE_OTHER: return "redirect 303";
+        case HTTP_TEMPORARY_REDIRECT: return "redirect 307";
+        case HTTP_PERMANENT_REDIRECT: return "redirect 308";
+        default: return apr_psprintf(r->pool, "redirect %d", st);
+        }
+    }
     if (p->flags & RW_RF_PASSTHROUGH)
         return "passthrough";
     if (!p->subst)
