@@ -457,8 +457,8 @@ void rw_stats_log(request_rec *r)
     request_rec *f, *last = NULL, *final = r;
     const char *where, *what;
 
-    if (!live)
-        return;
+    if (!live || !r->next)
+        return;         /* no internal redirect: the notes are in place */
     for (f = r; f; f = f->next) {
         if (apr_table_get(f->notes, RW_NOTE_RULE))
             last = f;
