@@ -130,17 +130,14 @@ const char *rw_cmd_statistics(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
-static int in_htaccess(cmd_parms *cmd)
-{
-    return ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL;
-}
-
-void rw_stats_cond_read(cmd_parms *cmd, const apr_array_header_t *pending,
-                        const char *line)
+void rw_stats_cond_register(cmd_parms *cmd,
+                            const apr_array_header_t *pending,
+                            const char *line)
 {
     const char *prev;
 
-    if (!cfg.pool || in_htaccess(cmd))
+    (void)cmd;
+    if (!cfg.pool)
         return;
     prev = apr_hash_get(cfg.conds, &pending, sizeof(pending));
     apr_hash_set(cfg.conds,
@@ -175,20 +172,17 @@ static const char *section_of(cmd_parms *cmd)
     return cmd->path;
 }
 
-void rw_stats_rule_read(cmd_parms *cmd, const apr_array_header_t *pending,
-                        rw_rule_t *rule, const char *line)
+void rw_stats_rule_register(cmd_parms *cmd,
+                            const apr_array_header_t *pending,
+                            rw_rule_t *rule, const char *line)
 {
-    const ap_directive_t *d = cmd->directive;
     rw_stats_rule_t *e;
     const char *conds;
     uint64_t id;
     int *count;
 
-    rule->file = d ? d->filename : NULL;
-    rule->line = d ? d->line_num : 0;
-    rule->slot = -1;
-    if (!cfg.pool || in_htaccess(cmd))
-        return;          /* .htaccess rules: counted by file and line */
+    if (!cfg.pool)
+        return;
 
     conds = apr_hash_get(cfg.conds, &pending, sizeof(pending));
     if (conds)
@@ -425,13 +419,12 @@ static const char *outcome(request_rec *r, const rw_rule_t *p, int status)
     return "internal";
 }
 
-void rw_stats_hit(request_rec *r, const rw_rule_t *p, int status)
+/* Counts and notes a hit (statistics on). */
+static void __attribute__((noinline))
+count_hit(const store_t *st, request_rec *r, const rw_rule_t *p, int status)
 {
-    const store_t *st = live;
     const char *where, *what;
 
-    if (!st)
-        return;
     if (p->slot >= 0 && p->slot < st->nrules) {
         counter_t *c = &st->counters[p->slot];
         atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
@@ -475,6 +468,15 @@ void rw_stats_log(request_rec *r)
         if (what)
             apr_table_set(f->notes, RW_NOTE_OUTCOME, what);
     }
+}
+
+/* Kept small: with statistics off a matched rule costs a call and a test. */
+void rw_stats_hit(request_rec *r, const rw_rule_t *p, int status)
+{
+    const store_t *st = live;
+
+    if (st)
+        count_hit(st, r, p, status);
 }
 
 /* ------------------------------------------------------------------ */

@@ -90,14 +90,46 @@ void rw_stats_pre_config(apr_pool_t *pconf);
 /** RewriteStatistics On|Off (main server only). */
 const char *rw_cmd_statistics(cmd_parms *cmd, void *dconf, int flag);
 
-/** Config time: a RewriteCond line was read into the list pending. */
-void rw_stats_cond_read(cmd_parms *cmd, const apr_array_header_t *pending,
-                        const char *line);
-/** Config time: rule (just compiled from line, its conditions from the
- *  list pending) gets its file, line and counter slot. */
-void rw_stats_rule_read(cmd_parms *cmd, const apr_array_header_t *pending,
-                        rw_rule_t *rule,
-                        const char *line);
+/** Config time (not in an .htaccess): a RewriteCond line was read into
+ *  the list pending. */
+void rw_stats_cond_register(cmd_parms *cmd, const apr_array_header_t *pending,
+                            const char *line);
+/** Config time (not in an .htaccess): rule, just compiled from line, its
+ *  conditions from the list pending, gets its counter slot. */
+void rw_stats_rule_register(cmd_parms *cmd, const apr_array_header_t *pending,
+                            rw_rule_t *rule, const char *line);
+
+/** An .htaccess is read with the request pool as both pools (what
+ *  ap_check_cmd_context tests for NOT_IN_HTACCESS, without building its
+ *  error message): these run for every line of every .htaccess read. */
+static inline int rw_stats_in_htaccess(const cmd_parms *cmd)
+{
+    return cmd->pool == cmd->temp_pool;
+}
+
+/** A RewriteCond line was read (inline: nothing to do in an .htaccess). */
+static inline void rw_stats_cond_read(cmd_parms *cmd,
+                                      const apr_array_header_t *pending,
+                                      const char *line)
+{
+    if (!rw_stats_in_htaccess(cmd))
+        rw_stats_cond_register(cmd, pending, line);
+}
+
+/** A rule was read: its file and line; a counter slot outside .htaccess
+ *  files (-1 inside: counted by file and line). */
+static inline void rw_stats_rule_read(cmd_parms *cmd,
+                                      const apr_array_header_t *pending,
+                                      rw_rule_t *rule, const char *line)
+{
+    const ap_directive_t *d = cmd->directive;
+
+    rule->file = d ? d->filename : NULL;
+    rule->line = d ? (int)d->line_num : 0;
+    rule->slot = -1;
+    if (!rw_stats_in_htaccess(cmd))
+        rw_stats_rule_register(cmd, pending, rule, line);
+}
 
 /** post_config: the shared counters of this generation (kept from the
  *  previous one where the rules are the same); OK or an error status. */
