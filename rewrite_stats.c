@@ -433,13 +433,15 @@ count_hit(const store_t *st, request_rec *r, const rw_rule_t *p, int status)
     }
     else if (p->file) {
         ht_hit(st, p, r->request_time);
-        where = apr_psprintf(r->pool, "%s:%d", p->file, p->line);
+        where = NULL;
     }
     else
         return;
     /* a sub-request (look-ahead, -F, an index file) decides nothing */
     if (r->main)
         return;
+    if (!where)
+        where = apr_psprintf(r->pool, "%s:%d", p->file, p->line);
     what = outcome(r, p, status);
     apr_table_setn(r->notes, RW_NOTE_RULE, where);
     apr_table_setn(r->notes, RW_NOTE_OUTCOME, what);
