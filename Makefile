@@ -21,9 +21,9 @@ PCRE2_LIBS   ?= $(shell $(PKG_CONFIG) --libs libpcre2-8 2>/dev/null || echo -lpc
 MAP_SRCS = rewrite_map.c rewrite_map_txt.c rewrite_map_int.c \
           rewrite_map_dbm.c rewrite_map_dbd.c rewrite_map_prg.c
 SRCS    = mod_rewrite.c rewrite_parse.c rewrite_exec.c $(MAP_SRCS) \
-          rewrite_txtindex.c rewrite_index.c
+          rewrite_txtindex.c rewrite_index.c rewrite_stats.c rewrite_status.c
 HDRS    = include/rewrite.h include/mod_rewrite.h include/rewrite_txtindex.h \
-          include/rewrite_map_backend.h
+          include/rewrite_map_backend.h include/rewrite_stats.h
 # hook and callback signatures are httpd's: their unused parameters stay
 # unnamed by -Wno-unused-parameter rather than (void) casts
 BASE_WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
@@ -89,7 +89,7 @@ unit:
 
 # (the test_*.c files include the other sources, for their static functions)
 $(UNIT_BIN): t/unit/*.c t/unit/*.h rewrite_parse.c rewrite_exec.c \
-        $(MAP_SRCS) rewrite_txtindex.c rewrite_index.c $(HDRS)
+        $(MAP_SRCS) rewrite_txtindex.c rewrite_index.c rewrite_stats.c $(HDRS)
 	$(CC) $(BASE_WARN) $(CSTD) -g -I include $(shell $(APXS) -q EXTRA_CPPFLAGS) \
 	    -I$(shell $(APXS) -q INCLUDEDIR) \
 	    $(shell $(APXS) -q EXTRA_CFLAGS) $(shell apr-1-config --includes 2>/dev/null) \
@@ -156,7 +156,7 @@ FUZZ_LIBS     = -rdynamic \
 # every target: its own file (which may include one module source, for its
 # static functions), the other module sources, the unit tests' stubs
 FUZZ_COMMON   = t/unit/stubs.c fuzz/stubs_extra.c fuzz/pool_guard.c \
-                rewrite_txtindex.c rewrite_index.c
+                rewrite_txtindex.c rewrite_index.c rewrite_stats.c
 FUZZ_SRC_fuzz_directive = rewrite_exec.c $(MAP_SRCS)
 FUZZ_SRC_fuzz_expand    = rewrite_parse.c $(MAP_SRCS)
 FUZZ_SRC_fuzz_escape    = rewrite_parse.c $(MAP_SRCS)
@@ -188,6 +188,7 @@ PREFIX ?= /usr/local
 install-tools:
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/rewrite-test
 	install -m 0755 tools/rewrite-test $(DESTDIR)$(PREFIX)/bin/rewrite-test
+	install -m 0644 tools/rewrite_usage.py $(DESTDIR)$(PREFIX)/lib/rewrite-test/rewrite_usage.py
 	@mod=$$($(APXS) -q LIBEXECDIR)/mod_rewrite.so; \
 	want=$$(dpkg-query --control-show apache2-bin md5sums 2>/dev/null | awk '$$2 ~ /modules\/mod_rewrite\.so$$/ {print $$1}'); \
 	if [ -n "$$want" ] && [ -f "$$mod" ] && [ "$$(md5sum < "$$mod" | cut -d' ' -f1)" = "$$want" ]; then \

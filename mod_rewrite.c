@@ -12,8 +12,12 @@
 #include "http_config.h"
 #include "http_request.h"
 #include "http_log.h"
+#include "http_protocol.h"
+
+#include "mod_status.h"
 
 #include "rewrite.h"
+#include "rewrite_stats.h"
 
 /* ------------------------------------------------------------------ */
 /* Configuration records                                               */
@@ -150,6 +154,9 @@ static const command_rec rewrite_cmds[] = {
                      "an URL-applied regexp-pattern and a substitution URL"),
     AP_INIT_TAKE23("RewriteMap", rw_cmd_map, NULL, RSRC_CONF,
                    "a mapname and a filename and options"),
+    AP_INIT_FLAG("RewriteStatistics", rw_cmd_statistics, NULL, RSRC_CONF,
+                 "On to count rule hits, note the deciding rule and serve "
+                 "the rewrite-status page (main server only)"),
     { NULL }
 };
 
@@ -161,6 +168,7 @@ static int pre_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp)
     rw_map_pre_config(p);
     rw_parse_init(p);
     rw_jit_begin(p);
+    rw_stats_pre_config(p);
     return OK;
 }
 
@@ -168,6 +176,7 @@ static int post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
                        server_rec *s)
 {
     server_rec *v;
+    int rc;
 
     /* every server's rule list gets its index (a vhost without rewrite
      * directives shares the main server's record: made once) */
@@ -186,6 +195,8 @@ static int post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
     }
     rw_jit_all();
     rw_exec_post_config();
+    if ((rc = rw_stats_post_config(p, s)) != OK)
+        return rc;
     return rw_map_post_config(p, plog, ptemp, s);
 }
 
@@ -221,6 +232,26 @@ static int hook_handler(request_rec *r)
     return rw_exec_redirect_handler(r);
 }
 
+/* SetHandler rewrite-status: the statistics page (RewriteStatistics On). */
+static int hook_status_page(request_rec *r)
+{
+    return rw_status_handler(r);
+}
+
+/* log_transaction, first: before mod_log_config reads the notes. */
+static int hook_log(request_rec *r)
+{
+    rw_stats_log(r);
+    return DECLINED;
+}
+
+/* mod_status's server-status, when mod_status is loaded: a short
+ * rewrite section. */
+static int hook_server_status(request_rec *r, int flags)
+{
+    return rw_status_hook(r, flags);
+}
+
 /* The public optional function: other modules add int: map functions. */
 static void ap_register_rewrite_mapfunc(char *name, rewrite_mapfunc_t *func)
 {
@@ -241,6 +272,10 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_fixups(hook_fixups, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_fixups(hook_mimetype, NULL, NULL, APR_HOOK_LAST);
     ap_hook_handler(hook_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(hook_status_page, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(hook_log, NULL, NULL, APR_HOOK_FIRST);
+    APR_OPTIONAL_HOOK(ap, status_hook, hook_server_status, NULL, NULL,
+                      APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(rewrite) = {

@@ -24,6 +24,7 @@
 #include "util_script.h"
 
 #include "rewrite.h"
+#include "rewrite_stats.h"
 
 APLOG_USE_MODULE(rewrite);
 
@@ -1528,6 +1529,8 @@ loop:
             rc = ACT_NONE;
         else
             rc = apply_rule(ctx, &p[i]);
+        if (rc != ACT_NONE)         /* matched: counted, noted */
+            rw_stats_hit(r, &p[i], rc == ACT_STATUS);
         if (rc == ACT_NONE) {
             /* a failed rule of a chain takes the rest of it along */
             while (i < rules->nelts - 1 && (p[i].flags & RW_RF_CHAIN))

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "rewrite.h"
+#include "rewrite_stats.h"
 
 APLOG_USE_MODULE(rewrite);
 
@@ -1167,16 +1168,6 @@ static apr_size_t line_cost(const char *line, int conds, const void *data)
     return cost;
 }
 
-/* A directive read from an .htaccess file: cmd->override holds that
- * directory's AllowOverride bits there, while in *.conf it always has
- * ACCESS_CONF (inside a section) or RSRC_CONF (outside).  The same answer
- * as ap_check_cmd_context(cmd, NOT_IN_HTACCESS), without building its
- * error message for every .htaccess line of every request. */
-static int in_htaccess(const cmd_parms *cmd)
-{
-    return !(cmd->override & (ACCESS_CONF | RSRC_CONF));
-}
-
 /* Comparisons NC does not apply to: integers, file tests, expr. */
 static int is_nocase_less(rw_cond_kind_t k)
 {
@@ -1362,7 +1353,7 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
     apr_size_t cost;
     int promote = 0, held = 0;
 
-    if (!c || !in_htaccess(cmd)) {
+    if (!c || !rw_in_htaccess(cmd)) {
         if ((err = fn(cmd->pool, line, out)))
             return err;
         rw_regex_jit(data_regex(conds, out));
@@ -1473,7 +1464,7 @@ static const char *cmd_cond_expr(cmd_parms *cmd, const char *line,
     if (a3 && (err = rw_parse_cond_flags(cmd->pool, a3, c)))
         return apr_pstrcat(cmd->pool, "RewriteCond: ", err, NULL);
     flags = (c->flags & RW_CF_NOVARY) ? AP_EXPR_FLAG_DONT_VARY : 0;
-    if (in_htaccess(cmd))
+    if (rw_in_htaccess(cmd))
         flags |= AP_EXPR_FLAG_RESTRICTED_FILE_FUNC;
     if (*a2 == '!') {
         c->negate = 1;
@@ -1507,6 +1498,7 @@ const char *rw_cmd_cond(cmd_parms *cmd, void *dconf, const char *line)
     const char *err;
 
     context_lists(cmd, dconf, &pending, &rules);
+    rw_stats_cond_read(cmd, pending, line);
     c = apr_array_push(pending);
     if (is_expr_line(line))
         return cmd_cond_expr(cmd, line, c);
@@ -1536,6 +1528,7 @@ const char *rw_cmd_rule(cmd_parms *cmd, void *dconf, const char *line)
     r->nconds = pending->nelts;
     r->conds = (const rw_cond_t *)apr_pmemdup(cmd->pool, pending->elts,
                                               (apr_size_t)pending->nelts * sizeof(rw_cond_t));
+    rw_stats_rule_read(cmd, pending, r, line);
     apr_array_clear(pending);
     return NULL;
 }

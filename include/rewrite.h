@@ -243,12 +243,16 @@ typedef struct {
     const char *bchars;      /** B=chars: characters to escape (NULL: all) */
     const char *bnechars;    /** BNE=chars: characters never escaped */
     const rw_cond_t *conds;
+    const char *file;        /** where it was read (config file or
+                              *  .htaccess), for the statistics */
     unsigned flags;          /** RW_RF_* */
     int negate;
     int status;              /** R code, or 403/410 for F/G */
     int skip;                /** S=n */
     int maxrounds;           /** N=n, default RW_MAX_ROUNDS */
     int nconds;
+    int line;                /** line number in file */
+    int slot;                /** statistics counter, -1: none (.htaccess) */
 } rw_rule_t;
 
 /* ------------------------------------------------------------------ */
@@ -353,6 +357,16 @@ void rw_regex_jit(rw_regex_t *re);
 /** Splits text into pieces; error string or NULL. */
 const char *rw_parse_template(apr_pool_t *p, const char *text,
                               const rw_tpl_t **out);
+
+/** A directive read from an .htaccess file: cmd->override holds that
+ *  directory's AllowOverride bits there, while in *.conf it always has
+ *  ACCESS_CONF (inside a section) or RSRC_CONF (outside).  The same answer
+ *  as ap_check_cmd_context(cmd, NOT_IN_HTACCESS), without building its
+ *  error message for every .htaccess line of every request. */
+static inline int rw_in_htaccess(const cmd_parms *cmd)
+{
+    return !(cmd->override & (ACCESS_CONF | RSRC_CONF));
+}
 
 /** Parses a variable name as found in %{...}. */
 void rw_parse_var(apr_pool_t *p, const char *name, rw_var_t *out);

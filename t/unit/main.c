@@ -66,7 +66,7 @@ int main(void)
 {
     static void (*const groups[])(void) = { test_parse, test_exec,
                                             test_map, test_txtindex,
-                                            test_index };
+                                            test_index, test_stats };
     apr_size_t i;
 
     setvbuf(stdout, NULL, _IOLBF, 0);

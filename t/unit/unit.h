@@ -56,5 +56,6 @@ void test_exec(void);
 void test_map(void);
 void test_txtindex(void);
 void test_index(void);
+void test_stats(void);
 
 #endif /* RW_UNIT_H */
