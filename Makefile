@@ -173,13 +173,16 @@ fuzz-clean:
 .PHONY: fuzz fuzz-build fuzz-clean
 
 # rewrite-test (tools/rewrite-test): the rule tester and linter, into
-# /usr/local/bin, with its man-style page as `rewrite-test --help`.  Before
+# /usr/local/bin, with its man-style page as `rewrite-test --help`; its code
+# (rewrite_test.py) and the server harness it shares with the other Python
+# tools (rwharness.py) into /usr/local/lib/rewrite-test, where it looks.  Before
 # `make install` replaces Debian's module, a copy of the stock one is kept
 # for `rewrite-test --compare-stock` (only when it is still Debian's).
 PREFIX ?= /usr/local
 install-tools:
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/rewrite-test
 	install -m 0755 tools/rewrite-test $(DESTDIR)$(PREFIX)/bin/rewrite-test
+	install -m 0644 tools/rewrite_test.py tools/rwharness.py $(DESTDIR)$(PREFIX)/lib/rewrite-test/
 	@mod=$$($(APXS) -q LIBEXECDIR)/mod_rewrite.so; \
 	want=$$(dpkg-query --control-show apache2-bin md5sums 2>/dev/null | awk '$$2 ~ /modules\/mod_rewrite\.so$$/ {print $$1}'); \
 	if [ -n "$$want" ] && [ -f "$$mod" ] && [ "$$(md5sum < "$$mod" | cut -d' ' -f1)" = "$$want" ]; then \

@@ -1,20 +1,17 @@
-#!/usr/bin/python3
 # rewrite-test: show, step by step, what mod_rewrite does with a request,
 # by running the rules in a private Apache with the real module and reading
-# its trace log.  `rewrite-test --help` is the manual.  Python 3 standard
-# library only (Debian 12's /usr/bin/python3 is enough).
+# its trace log.  `rewrite-test --help` is the manual; tools/rewrite-test is
+# the executable, the servers are rwharness.py's (beside this file).
+# Python 3 standard library only (Debian 12's /usr/bin/python3 is enough).
 
 import difflib
 import fnmatch
-import hashlib
 import ipaddress
 import itertools
 import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,16 +22,20 @@ import urllib.parse
 VERSION = "1.0"
 PROG = "rewrite-test"
 
-HTTPD = os.environ.get("APACHE2", "/usr/sbin/apache2")
-MODDIR = os.environ.get("RW_MODDIR", "/usr/lib/apache2/modules")
+import rwharness as rh
+
+HTTPD = rh.HTTPD
+MODDIR = rh.MODDIR
+# the directory of the executable (run() sets it): the build's module
+# is looked for beside it (../.libs), the kept stock copy in ../lib
 HERE = os.path.dirname(os.path.realpath(__file__))
 # a copy of the stock module kept by `make install-tools` (before
 # `make install` replaces it), and where it is looked for
 STOCK_COPY = os.environ.get("RW_STOCK_COPY",
                             "/usr/local/lib/rewrite-test/mod_rewrite-stock.so")
 # where the Debian package (debian/) keeps the stock module it replaces
-STOCK_DIVERTED = os.path.join(MODDIR, "mod_rewrite.so.distrib")
-IS_ROOT = os.geteuid() == 0
+STOCK_DIVERTED = rh.STOCK_DIVERTED
+IS_ROOT = rh.IS_ROOT
 
 START_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 20.0
@@ -525,88 +526,23 @@ def pick_ports(count):
     """Free loopback ports: from REWRITE_TEST_PORTS (a range) when set,
     else whatever the kernel hands out."""
     rng = os.environ.get("REWRITE_TEST_PORTS", "")
-    ports = []
-    socks = []
-    try:
-        if rng:
-            m = re.match(r"^(\d+)-(\d+)$", rng.strip())
-            if not m:
-                die("REWRITE_TEST_PORTS must look like 8600-8699")
-            lo, hi = int(m.group(1)), int(m.group(2))
-            cands = list(range(lo, hi + 1))
-            off = (os.getpid() * 7) % len(cands)
-            cands = cands[off:] + cands[:off]
-            for p in cands:
-                if p in _reserved:
-                    continue
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                # as Apache does: ports in TIME_WAIT are fine, listeners not
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    s.close()
-                    continue
-                socks.append(s)
-                ports.append(p)
-                if len(ports) == count:
-                    break
-            if len(ports) < count:
-                die("no free port in REWRITE_TEST_PORTS=%s" % rng)
-        else:
-            while len(ports) < count:
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                s.bind(("127.0.0.1", 0))
-                socks.append(s)
-                if s.getsockname()[1] not in _reserved:
-                    ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
-    _reserved.update(ports)
+    if not rng:
+        return rh.pick_ports(count)
+    cands = rh.port_range(rng)
+    if cands is None:
+        die("REWRITE_TEST_PORTS must look like 8600-8699")
+    off = (os.getpid() * 7) % len(cands)
+    ports = rh.pick_ports(count, cands[off:] + cands[:off])
+    if len(ports) < count:
+        rh.release_ports(*ports)
+        die("no free port in REWRITE_TEST_PORTS=%s" % rng)
     return ports
 
 
-_reserved = set()
-_port_lock = threading.Lock()
-
-
-def write_file(path, data, mode=0o644):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(data if isinstance(data, bytes) else data.encode("utf-8", "surrogateescape"))
-    os.chmod(path, mode)
-
-
-def makedirs_open(path):
-    """mkdir -p with mode 0755 on every created level."""
-    if os.path.isdir(path):
-        return
-    makedirs_open(os.path.dirname(path))
-    os.mkdir(path)
-    os.chmod(path, 0o755)
-
-
-def file_md5(path):
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        h.update(f.read())
-    return h.hexdigest()
-
-
-def stock_md5():
-    """The checksum apache2-bin's package records for its mod_rewrite.so."""
-    try:
-        out = subprocess.run(["dpkg-query", "--control-show", "apache2-bin", "md5sums"],
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             universal_newlines=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].endswith("modules/mod_rewrite.so"):
-            return parts[0]
-    return None
+write_file = rh.write_file
+makedirs_open = rh.makedirs_open
+file_md5 = rh.file_md5
+stock_md5 = rh.stock_md5
 
 
 def find_module(opt):
@@ -627,37 +563,18 @@ def find_stock(opt):
     its place, else a copy kept by make install-tools."""
     if opt:
         return os.path.abspath(opt)
-    inst = os.path.join(MODDIR, "mod_rewrite.so")
-    want = stock_md5()
-    for path in (STOCK_DIVERTED, inst):
-        if want and os.path.isfile(path) and file_md5(path) == want:
-            return path
-    for copy in (STOCK_COPY, os.path.join(os.path.dirname(HERE), "lib", "rewrite-test",
-                                          "mod_rewrite-stock.so")):
-        if os.path.isfile(copy):
-            return copy
-    if not want and os.path.isfile(inst):
-        return inst
-    die("the stock mod_rewrite.so was not found (neither %s nor %s is "
-        "Debian's and no copy is kept at %s): give --stock PATH"
-        % (STOCK_DIVERTED, inst, STOCK_COPY))
+    path, _ = rh.find_stock(copies=(STOCK_COPY, os.path.join(
+        os.path.dirname(HERE), "lib", "rewrite-test", "mod_rewrite-stock.so")),
+        unverified_ok=True)
+    if path is None:
+        die("the stock mod_rewrite.so was not found (neither %s nor %s is "
+            "Debian's and no copy is kept at %s): give --stock PATH"
+            % (STOCK_DIVERTED, os.path.join(MODDIR, "mod_rewrite.so"), STOCK_COPY))
+    return path
 
 
-class ConfBuilder:
-    """Collects httpd.conf lines and remembers where user lines came from."""
-
-    def __init__(self):
-        self.lines = []
-        self.origin = {}    # conf line number -> (file label, line)
-
-    def add(self, s, origin=None):
-        for part in s.split("\n"):
-            self.lines.append(part)
-            if origin:
-                self.origin[len(self.lines)] = origin
-
-    def text(self):
-        return "\n".join(self.lines) + "\n"
+# collects httpd.conf lines and remembers where user lines came from
+ConfBuilder = rh.Conf
 
 
 REPLACED_DIRECTIVES = {
@@ -1220,9 +1137,8 @@ class Server:
         self.root = os.path.join(setup.work, tag)
         for sub in ("conf", "logs", "run"):
             makedirs_open(os.path.join(self.root, sub))
-        with _port_lock:
-            self.port, self.sink_port = pick_ports(2)
-        self.proc = None
+        self.port, self.sink_port = pick_ports(2)
+        self.apache = None
         self.batch = False      # --cases: no trace, keep-alive
         self.extra = []         # --cases: [(Setup, port)] more vhosts under test
         self.errlog = os.path.join(self.root, "logs", "error.log")
@@ -1231,20 +1147,8 @@ class Server:
     def write_conf(self, probes):
         s = self.s
         b = ConfBuilder()
-        m = MODDIR
         b.add("# generated by rewrite-test")
-        b.add('ServerRoot "%s"' % self.root)
-        b.add('PidFile "%s/run/httpd.pid"' % self.root)
-        b.add('DefaultRuntimeDir "%s/run"' % self.root)
-        b.add('Mutex file:%s/run default' % self.root)
-        b.add('ErrorLog "%s"' % self.errlog)
-        # core:info names what the core refuses before any hook (AH00026:
-        # an encoded slash) and the .htaccess it cannot read
-        b.add("LogLevel warn" if self.batch else "LogLevel warn rewrite:trace8 core:info")
         vhosts = [(s, self.port)] + self.extra
-        for vs, port in vhosts:
-            b.add("Listen 127.0.0.1:%d%s" % (port, " https" if vs.scheme == "https" else ""))
-        b.add("Listen 127.0.0.1:%d" % self.sink_port)
         mods = [("mpm_event_module", "mod_mpm_event.so"),
                 ("authz_core_module", "mod_authz_core.so"),
                 ("authz_host_module", "mod_authz_host.so"),
@@ -1259,15 +1163,13 @@ class Server:
                 ("remoteip_module", "mod_remoteip.so")]
         if any(vs.scheme == "https" for vs, _ in vhosts):
             mods.append(("ssl_module", "mod_ssl.so"))
-        for name, so in mods:
-            b.add('LoadModule %s "%s/%s"' % (name, m, so))
-        b.add("<IfModule !log_config_module>")
-        b.add('LoadModule log_config_module "%s/mod_log_config.so"' % m)
-        b.add("</IfModule>")
-        b.add('LoadModule rewrite_module "%s"' % self.module)
-        if IS_ROOT:
-            b.add("User nobody")
-            b.add("Group nogroup")
+        # core:info names what the core refuses before any hook (AH00026:
+        # an encoded slash) and the .htaccess it cannot read
+        b.prologue(self.root, self.errlog,
+                   ["%d%s" % (port, " https" if vs.scheme == "https" else "")
+                    for vs, port in vhosts] + [self.sink_port],
+                   mods, self.module,
+                   loglevel="warn" if self.batch else "warn rewrite:trace8 core:info")
         b.add("ServerName localhost")
         b.add("StartServers 1\nServerLimit 1\nThreadLimit 8\nThreadsPerChild 8\n"
               "MaxRequestWorkers 8\nMinSpareThreads 1\nMaxSpareThreads 8")
@@ -1354,44 +1256,17 @@ class Server:
 
     def start(self):
         """Start `apache2 -X`; returns None or the error text."""
-        stderr_path = os.path.join(self.root, "logs", "stderr")
-        self.stderr_path = stderr_path
-        with open(stderr_path, "wb") as err:
-            self.proc = subprocess.Popen([HTTPD, "-f", self.conf, "-X"],
-                                         stdin=subprocess.DEVNULL, stdout=err,
-                                         stderr=err, start_new_session=True)
-        deadline = time.time() + START_TIMEOUT
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                break
-            if port_open(self.port) and port_open(self.sink_port) and \
-                    all(port_open(p) for _, p in self.extra):
-                return None
-            time.sleep(0.004)
-        self.stop()
-        text = read_text_quiet(stderr_path).strip()
-        if not text:
-            text = read_text_quiet(self.errlog).strip()[-2000:]
-        return text or "apache2 did not start"
+        self.stderr_path = os.path.join(self.root, "logs", "stderr")
+        self.apache = rh.Apache(self.conf, [self.port, self.sink_port] +
+                                [p for _, p in self.extra], "single",
+                                self.stderr_path, self.errlog)
+        if self.apache.start(START_TIMEOUT, 0.004):
+            return None
+        return self.apache.failure_text()
 
     def stop(self):
-        p = self.proc
-        if p is None:
-            return
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                p.wait(timeout=0.3)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-                p.wait()
-        self.proc = None
+        if self.apache is not None:
+            self.apache.stop(0.3, wait_group=False)
 
     def log_offset(self):
         try:
@@ -1423,24 +1298,8 @@ class Server:
         return None, text
 
 
-def read_text_quiet(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
-def port_open(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(0.5)
-    try:
-        s.connect(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
+read_text_quiet = rh.read_text
+port_open = rh.port_open
 
 
 class Response:
@@ -1478,43 +1337,13 @@ def http_request(port, data, tls_host=None, watch=None, limit=REQUEST_TIMEOUT):
     """Send one request, read the answer until the server closes.  `watch`
     is called every 50 ms and may return a reason to give up (a runaway
     log); so may the time limit."""
-    import select
-    t0 = time.time()
-    try:
-        sock = socket.create_connection(("127.0.0.1", port), timeout=REQUEST_TIMEOUT)
-        if tls_host:
-            import ssl
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            sock = ctx.wrap_socket(sock, server_hostname=tls_host)
-        sock.sendall(data)
-        chunks = []
-        while True:
-            pending = tls_host and sock.pending()
-            if not pending:
-                r, _, _ = select.select([sock], [], [], 0.05)
-                if not r:
-                    why = watch() if watch else None
-                    if not why and time.time() - t0 > limit:
-                        why = "no answer within %d s" % limit
-                    if why:
-                        sock.close()
-                        resp = Response(b"".join(chunks), error=why)
-                        resp.aborted = why
-                        return resp
-                    continue
-            try:
-                c = sock.recv(65536)
-            except OSError:
-                break
-            if not c:
-                break
-            chunks.append(c)
-        sock.close()
-        return Response(b"".join(chunks))
-    except OSError as e:
-        return Response(b"", error=str(e))
+    raw = rh.request(port, data, REQUEST_TIMEOUT, tls_host=tls_host, watch=watch,
+                     limit=limit)
+    if raw.exc is not None:
+        return Response(b"", error=str(raw.exc))
+    resp = Response(raw.data, error=raw.error)
+    resp.aborted = raw.aborted
+    return resp
 
 
 # ----------------------------------------------------------------------
@@ -2049,8 +1878,8 @@ def run_one(setup, module, tag, want_probes=True):
         err = srv.start()
         if not err or "Address already in use" not in err:
             break
-        with _port_lock:        # another program took a port meanwhile
-            srv.port, srv.sink_port = pick_ports(2)
+        # another program took a port meanwhile
+        srv.port, srv.sink_port = pick_ports(2)
     res.start_time = time.time() - t0
     res.server = srv
     if err:
@@ -4293,15 +4122,13 @@ def main_cases(o):
         srv.batch = True
         err = None
         for attempt in range(3):
-            with _port_lock:
-                ports = pick_ports(len(setups) - 1) if len(setups) > 1 else []
+            ports = pick_ports(len(setups) - 1) if len(setups) > 1 else []
             srv.extra = [(st, p) for (st, _), p in zip(setups[1:], ports)]
             srv.write_conf(False)
             err = srv.start()
             if not err or "Address already in use" not in err:
                 break
-            with _port_lock:
-                srv.port, srv.sink_port = pick_ports(2)
+            srv.port, srv.sink_port = pick_ports(2)
         if err:
             origin, text = srv.config_error(err)
             die("the server refused the configuration:\n" + text, 2,
@@ -4390,9 +4217,13 @@ def main(argv):
     return main_test(o)
 
 
-if __name__ == "__main__":
+def run(argv, bindir=None):
+    """The entry point (tools/rewrite-test, installed in bindir)."""
+    global HERE
+    if bindir:
+        HERE = bindir
     try:
-        sys.exit(main(sys.argv[1:]))
+        sys.exit(main(argv))
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Differential test runner: stock mod_rewrite versus ours.
+"""Differential test runner: stock mod_rewrite versus ours (t/diff/run-diff).
 
 Runs every case in t/diff/cases/*.case against a private Apache server
 loaded first with the stock mod_rewrite.so, then with ours, on the same
@@ -7,32 +7,30 @@ port and the same paths, and compares the responses field by field, and
 the rewrite trace lines each request logged (levels 1-3 by default).
 The case file format is described in t/diff/README.md.
 
+The private servers are tools/rwharness.py's (shared with rewrite-test,
+the fuzzer and the benchmarks); the fuzzer (t/diff/fuzz) imports this
+module for the case model, the server config, serving and comparing.
+
 Stdlib only; works with Debian's /usr/bin/python3 (3.11).
 """
 
 import argparse
-import atexit
 import collections
 import difflib
 import fnmatch
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 CASES_DIR = os.path.join(HERE, "cases")
 
-HTTPD = os.environ.get("APACHE2", "/usr/sbin/apache2")
-MODDIR = "/usr/lib/apache2/modules"
-# prints Debian's own mod_rewrite.so, checked against apache2-bin's md5sums
-STOCK_FINDER = os.path.join(REPO, "tools", "stock-module")
+sys.path.insert(0, os.path.join(REPO, "tools"))
+import rwharness as rh  # noqa: E402
+
+HTTPD = rh.HTTPD
 
 CLIENT_TIMEOUT = 15.0    # seconds per request (socket)
 SERVER_TIMEOUT = 8       # Apache's Timeout directive
@@ -71,94 +69,9 @@ image/gif\t\t\t\tgif
 application/octet-stream\t\tbin
 """
 
-IS_ROOT = os.geteuid() == 0
-
-
-# ----------------------------------------------------------------------
-# process bookkeeping: every server we start is tracked here and killed
-# on any exit path (normal end, exception, SIGINT/SIGTERM/SIGHUP).
-
-_live = {}   # pid -> Popen
-
-
-def _kill_group(proc, sig):
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _group_alive(pgid):
-    """True while a live (non-zombie) process is in the process group."""
-    if os.path.isdir("/proc/self"):
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % d, "rb") as f:
-                    st = f.read().decode("latin-1")
-            except OSError:
-                continue
-            fields = st[st.rfind(")") + 2:].split()
-            if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
-                return True
-        return False
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-
-
-def stop_server(proc):
-    """SIGTERM the server's process group, wait until every process of it
-    is gone (SIGKILL after STOP_TIMEOUT)."""
-    if proc is None:
-        return
-    pgid = proc.pid
-    if proc.poll() is None:
-        _kill_group(proc, signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc, signal.SIGKILL)
-            proc.wait()
-    # children (prefork workers, CGIs) share the process group
-    deadline = time.time() + STOP_TIMEOUT
-    killed = False
-    while _group_alive(pgid):
-        if time.time() > deadline:
-            if killed:
-                print("# warning: processes of group %d survive SIGKILL" % pgid,
-                      file=sys.stderr)
-                break
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            killed = True
-            deadline = time.time() + STOP_TIMEOUT
-        time.sleep(0.05)
-    _live.pop(proc.pid, None)
-
-
-def stop_all():
-    for proc in list(_live.values()):
-        try:
-            stop_server(proc)
-        except Exception:
-            pass
-
-
-def _on_signal(signum, frame):
-    raise SystemExit(128 + signum)
-
-
-atexit.register(stop_all)
-for _s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-    signal.signal(_s, _on_signal)
+IS_ROOT = rh.IS_ROOT
+stop_all = rh.stop_all
+rh.stop_at_exit()
 
 
 # ----------------------------------------------------------------------
@@ -392,22 +305,16 @@ def load_cases(selected, cases_dir=CASES_DIR):
 # ----------------------------------------------------------------------
 # server tree
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_port = rh.free_port
 
 
 def write(path, data, mode=0o644):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(data)
-    os.chmod(path, mode)
+    rh.write_file(path, data, mode)
 
 
-def make_docroot(root, case=None):
+def make_docroot(root, case=None, write=write):
+    """The fixtures every case has and the case's own files.  write(path,
+    text, mode) puts a file in place (the fuzzer links shared copies)."""
     os.makedirs(root, exist_ok=True)
     os.chmod(root, 0o755)
     write(os.path.join(root, "index.html"), "<html><body>index of %s</body></html>\n"
@@ -473,56 +380,40 @@ def setup_tree(root):
 
 def check_access(root):
     """As root, the workers run as nobody: every parent must be traversable."""
-    if not IS_ROOT:
-        return
-    p = root
-    while p not in ("/", ""):
-        st = os.stat(p)
-        if not st.st_mode & 0o001:
-            print("warning: %s is not searchable by others; CGIs run as nobody "
-                  "will fail (use --workdir elsewhere)" % p, file=sys.stderr)
-            return
-        p = os.path.dirname(p)
+    p = rh.unreachable_parent(root)
+    if p:
+        print("warning: %s is not searchable by others; CGIs run as nobody "
+              "will fail (use --workdir elsewhere)" % p, file=sys.stderr)
 
 
-def conf_text(cases, module, tag):
-    """The full httpd.conf. Returns (text, {case name: (first, last) line})."""
+MODULES = (("mpm_prefork_module", "mod_mpm_prefork.so"),
+           ("authz_core_module", "mod_authz_core.so"),
+           ("mime_module", "mod_mime.so"),
+           ("dir_module", "mod_dir.so"),
+           ("alias_module", "mod_alias.so"),
+           ("cgi_module", "mod_cgi.so"),
+           ("env_module", "mod_env.so"),
+           ("setenvif_module", "mod_setenvif.so"),
+           ("headers_module", "mod_headers.so"),
+           ("proxy_module", "mod_proxy.so"),
+           ("proxy_http_module", "mod_proxy_http.so"))
+
+
+def conf_text(cases, module, tag, trace=8):
+    """The full httpd.conf, the rewrite log at rewrite:trace<trace>.
+    Returns (text, {case name: (first, last) line})."""
     w = WORK
-    L = []
-
-    def add(s=""):
-        L.extend(s.split("\n"))
+    conf = rh.Conf()
+    L = conf.lines
+    add = conf.add
 
     add("# generated by t/diff/run-diff -- do not edit")
-    add('ServerRoot "%s"' % w.root)
-    add('PidFile "%s/httpd.pid"' % w.run)
-    add('DefaultRuntimeDir "%s"' % w.run)
-    add('Mutex file:%s default' % w.run)
-    add('ErrorLog "%s/%s.error.log"' % (w.logs, tag))
-    add("LogLevel warn rewrite:trace8")
-    add("Listen 127.0.0.1:%d" % w.port)
+    conf.prologue(w.root, "%s/%s.error.log" % (w.logs, tag), [w.port], MODULES, module,
+                  rundir=w.run, pidfile="%s/httpd.pid" % w.run,
+                  loglevel="warn rewrite:trace%d" % trace)
     add("ServerName localhost")
     add("Timeout %d" % SERVER_TIMEOUT)
     add("KeepAlive Off")
-    for mod, so in (("mpm_prefork_module", "mod_mpm_prefork.so"),
-                    ("authz_core_module", "mod_authz_core.so"),
-                    ("mime_module", "mod_mime.so"),
-                    ("dir_module", "mod_dir.so"),
-                    ("alias_module", "mod_alias.so"),
-                    ("cgi_module", "mod_cgi.so"),
-                    ("env_module", "mod_env.so"),
-                    ("setenvif_module", "mod_setenvif.so"),
-                    ("headers_module", "mod_headers.so"),
-                    ("proxy_module", "mod_proxy.so"),
-                    ("proxy_http_module", "mod_proxy_http.so")):
-        add('LoadModule %s "%s/%s"' % (mod, MODDIR, so))
-    add("<IfModule !log_config_module>")
-    add('LoadModule log_config_module "%s/mod_log_config.so"' % MODDIR)
-    add("</IfModule>")
-    add('LoadModule rewrite_module "%s"' % module)
-    if IS_ROOT:
-        add("User nobody")
-        add("Group nogroup")
     add("StartServers 2")
     add("MinSpareServers 1")
     add("MaxSpareServers 3")
@@ -584,77 +475,46 @@ def case_for_line(text, ranges):
 # ----------------------------------------------------------------------
 # running a server
 
-def tail(path, n=30):
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return ""
-    lines = data.decode("utf-8", "replace").splitlines()
-    return "\n".join(lines[-n:])
+tail = rh.tail
+port_open = rh.port_open
+config_test = rh.config_test
 
 
-def port_open(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(0.5)
-    try:
-        s.connect(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def config_test(conf_path):
-    """apache2 -t; returns (exit status, output)."""
-    p = subprocess.run([HTTPD, "-t", "-f", conf_path], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=60)
-    return p.returncode, p.stdout.decode("utf-8", "replace").strip()
-
-
-def start_server(conf_path, tag):
-    """Start apache in the foreground (its own process group).
-    Returns (Popen, None) or (None, error text)."""
+def start_server(conf_path, tag, check=True):
+    """Start apache in the foreground (its own process group).  check:
+    apache2 -t first (else only when the start fails, for its message).
+    Returns (Apache, None) or (None, error text)."""
     if port_open(WORK.port):
         return None, "port %d is already in use" % WORK.port
-    rc, out = config_test(conf_path)
-    if rc != 0:
-        return None, out or "apache2 -t failed (exit %d)" % rc
+    if check:
+        rc, out = config_test(conf_path)
+        if rc != 0:
+            return None, out or "apache2 -t failed (exit %d)" % rc
     errlog = os.path.join(WORK.logs, tag + ".error.log")
     stderr_path = os.path.join(WORK.logs, tag + ".stderr")
-    with open(stderr_path, "wb") as err:
-        proc = subprocess.Popen([HTTPD, "-f", conf_path, "-DFOREGROUND"],
-                                stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                                start_new_session=True)
-    _live[proc.pid] = proc
-    deadline = time.time() + START_TIMEOUT
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            break
-        if port_open(WORK.port):
-            return proc, None
-        time.sleep(0.05)
-    stop_server(proc)
+    srv = rh.Apache(conf_path, [WORK.port], "foreground", stderr_path, errlog)
+    if srv.start(START_TIMEOUT, 0.01):
+        return srv, None
+    if not check:
+        rc, out = config_test(conf_path)
+        if rc != 0:
+            return None, out or "apache2 -t failed (exit %d)" % rc
     msg = (tail(stderr_path) + "\n" + tail(errlog, 15)).strip()
-    return None, "server did not start (exit %s)\n%s" % (proc.returncode, msg)
+    return None, "server did not start (exit %s)\n%s" % (srv.start_exit, msg)
+
+
+def stop_server(srv):
+    if srv is not None:
+        srv.stop(STOP_TIMEOUT)
 
 
 def crashes(errlog):
     """Error log lines about children that died on a signal."""
-    try:
-        with open(errlog, "rb") as f:
-            text = f.read().decode("utf-8", "replace")
-    except OSError:
-        return []
-    return [l for l in text.splitlines()
-            if "exit signal" in l or "AH00052" in l or "seg fault" in l.lower()]
+    return rh.ErrorLog(errlog).crashes()
 
 
 def wait_port_closed():
-    deadline = time.time() + STOP_TIMEOUT
-    while port_open(WORK.port) and time.time() < deadline:
-        time.sleep(0.05)
+    rh.wait_ports_closed([WORK.port], STOP_TIMEOUT)
 
 
 # ----------------------------------------------------------------------
@@ -682,20 +542,10 @@ class Response:
             self.status = "(no status line)"
             self.body = raw
             return
-        head, sep, body = raw.partition(b"\r\n\r\n")
-        if not sep:
-            head, sep, body = raw.partition(b"\n\n")
-        lines = head.decode("latin-1").replace("\r\n", "\n").split("\n")
-        self.status_line = lines[0]
-        parts = lines[0].split(" ", 2)
+        self.status_line, headers, self.body = rh.parse_response(raw)
+        parts = self.status_line.split(" ", 2)
         self.status = parts[1] if len(parts) > 1 else "(bad status line)"
-        for l in lines[1:]:
-            if ":" in l:
-                k, v = l.split(":", 1)
-                self.headers.append((k.strip().lower(), v.strip()))
-        if any(k == "transfer-encoding" and "chunked" in v.lower() for k, v in self.headers):
-            body = dechunk(body)
-        self.body = body
+        self.headers = [(k.lower(), v) for k, v in headers]
 
     def get(self, name):
         return [v for k, v in self.headers if k == name]
@@ -710,10 +560,7 @@ class Response:
 
 
 def log_size(path):
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
+    return rh.ErrorLog(path).size()
 
 
 # [date] [rewrite:traceN] [pid P:tid T] file.c(123): [client A:P] A - - [host/sid#..][rid#../initial] msg
@@ -855,6 +702,11 @@ def collect_trace(path, offset, own_port, levels, masks):
             data = f.read().decode("utf-8", "replace")
     except OSError:
         return []
+    return trace_norm(data, own_port, levels, masks)
+
+
+def trace_norm(data, own_port, levels, masks):
+    """collect_trace() of error log text already read."""
     if "[rewrite:" not in data:
         return []
     # Apache cuts error log lines at LOG_LINE_MAX; where it happens in the
@@ -1236,48 +1088,15 @@ def print_summary(groups):
                                           "  (%d requests)" % cnt))
 
 
-def dechunk(body):
-    out = b""
-    rest = body
-    try:
-        while True:
-            line, _, rest = rest.partition(b"\r\n")
-            size = int(line.split(b";")[0].strip(), 16)
-            if size == 0:
-                return out
-            out += rest[:size]
-            rest = rest[size + 2:]
-    except ValueError:
-        return body
+dechunk = rh.dechunk
 
 
-def send(data):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(CLIENT_TIMEOUT)
-    chunks = []
-    err = None
-    port = None
-    try:
-        s.connect(("127.0.0.1", WORK.port))
-        port = str(s.getsockname()[1])
-        s.sendall(data)
-        try:
-            s.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            chunks.append(b)
-    except socket.timeout:
-        err = "timeout after %ss" % CLIENT_TIMEOUT
-    except OSError as e:
-        err = str(e)
-    finally:
-        s.close()
-    r = Response(b"".join(chunks), err)
-    r.port = port
+def send(data, port=None):
+    """One request on its own connection (our side shut down after it),
+    the answer read to the close; the Response knows our client port."""
+    raw = rh.request(port or WORK.port, data, CLIENT_TIMEOUT, half_close=True)
+    r = Response(raw.data, raw.error)
+    r.port = str(raw.port) if raw.port is not None else None
     return r
 
 
@@ -1368,7 +1187,7 @@ class Reporter:
                 self.summary.setdefault(key, {}).setdefault(example, lines)
 
 
-def serve(cases, module, tag, levels, masks, verbose=False):
+def serve(cases, module, tag, levels, masks, verbose=False, trace=8, check=True):
     """Start a server with module for these cases (one group: same server
     section), send every request, stop it. Returns (results, ranges, error,
     notes): results maps (case name, id(request)) to the Response (its
@@ -1378,10 +1197,10 @@ def serve(cases, module, tag, levels, masks, verbose=False):
     conf_path = os.path.join(WORK.conf, "httpd.conf")
     results = {}
     notes = []
-    text, ranges = conf_text(cases, module, tag)
+    text, ranges = conf_text(cases, module, tag, trace)
     write(conf_path, text)
     shutil.copy(conf_path, os.path.join(WORK.conf, tag + ".conf"))
-    proc, err = start_server(conf_path, tag)
+    srv, err = start_server(conf_path, tag, check)
     if err:
         name = case_for_line(err, ranges)
         if name:
@@ -1399,8 +1218,8 @@ def serve(cases, module, tag, levels, masks, verbose=False):
                     resp.trace = [t.show() for t in rewrite_trace(errlog, before)]
                 results[(c.name, id(r))] = resp
     finally:
-        died = proc.poll()
-        stop_server(proc)
+        died = srv.exited()
+        stop_server(srv)
         wait_port_closed()
     if died is not None:
         notes.append("server exited during the run (status %s)" % died)
@@ -1482,9 +1301,7 @@ def run_configtest(case, stock, ours, ours_loads, rep):
 def find_stock():
     """Debian's stock module as tools/stock-module finds it (checked
     against apache2-bin's checksum), or None (it said why)."""
-    found = subprocess.run([STOCK_FINDER], stdout=subprocess.PIPE,
-                           universal_newlines=True)
-    return found.stdout.strip() if found.returncode == 0 else None
+    return rh.stock_or_none()
 
 
 def main():
@@ -1541,7 +1358,7 @@ def main():
         os.makedirs(root, exist_ok=True)
         keep = True
     else:
-        root = tempfile.mkdtemp(prefix="rw-diff-")
+        root = rh.scratch_dir("rw-diff-")
         keep = args.keep
     WORK = Work(root, free_port())
     rep = Reporter(args.verbose, args.strict_trace, args.trace_summary)
@@ -1593,7 +1410,8 @@ def main():
     return 1 if rep.failed else 0
 
 
-if __name__ == "__main__":
+def run():
+    """The entry point (t/diff/run-diff)."""
     os.umask(0o022)
     try:
         sys.exit(main())

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Grammar-based differential fuzzer: stock mod_rewrite versus ours.
+"""Grammar-based differential fuzzer: stock mod_rewrite versus ours
+(t/diff/fuzz/fuzz-diff).
 
 Generates random but valid configurations (gen.py) and requests aimed at
-them, serves them with both modules through t/diff/run-diff's machinery
-(imported, not copied), and reports every difference, reduced to a
-minimal repro and written as a t/diff/cases file. Deterministic from the
-seed. See README.md.
+them, serves them with both modules through run-diff's machinery
+(t/diff/rundiff.py, whose servers are tools/rwharness.py's), and reports
+every difference, reduced to a minimal repro and written as a t/diff/cases
+file. Deterministic from the seed. See README.md.
 
 Stdlib only.
 """
@@ -13,8 +14,6 @@ Stdlib only.
 import argparse
 import concurrent.futures
 import hashlib
-import importlib.machinery
-import importlib.util
 import os
 import re
 import shutil
@@ -25,19 +24,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(1, os.path.dirname(HERE))
 import gen  # noqa: E402
+import rundiff as rd  # noqa: E402
+rh = rd.rh
 
-
-def _load_run_diff():
-    path = os.path.join(os.path.dirname(HERE), "run-diff")
-    loader = importlib.machinery.SourceFileLoader("run_diff", path)
-    spec = importlib.util.spec_from_loader("run_diff", loader)
-    mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
-    return mod
-
-
-rd = _load_run_diff()
 LEVELS = {1, 2, 3}
 HTTXT2DBM = shutil.which("httxt2dbm") or "/usr/sbin/httxt2dbm"
 
@@ -104,19 +95,52 @@ def to_rd_case(st, name):
     return c
 
 
+def _store_dir():
+    d = os.path.join(rd.WORK.root, "store")
+    if not os.path.isdir(d):
+        os.makedirs(d)
+        os.chmod(d, 0o755)
+    return d
+
+
+def _link_file(path, data, mode=0o644):
+    """rd.write() for the docroots: every case has the same tree, so each
+    content is written once (a file named by its hash and mode in the work
+    dir's store) and hard-linked into place: no file is ever written
+    through a link (a link in the way is removed first)."""
+    raw = data.encode("utf-8", "surrogateescape")
+    src = os.path.join(_store_dir(), "%s-%o" % (hashlib.sha1(raw).hexdigest(), mode))
+    if not os.path.exists(src):
+        rh.write_file(src, raw, mode)
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        os.makedirs(parent, exist_ok=True)
+    if os.path.lexists(path):
+        os.unlink(path)
+    os.link(src, path)
+
+
 def build_docroot(c):
     root = os.path.join(rd.WORK.htdocs, c.name)
     if os.path.isdir(root):
         shutil.rmtree(root)
-    rd.make_docroot(root, c)
+    rd.make_docroot(root, c, _link_file)
     mtxt = os.path.join(root, "m.txt")
     if os.path.exists(mtxt):
-        subprocess.run([HTTXT2DBM, "-f", "SDBM", "-i", mtxt, "-o",
-                        os.path.join(root, "m.dbm")],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for f in os.listdir(root):
-            if f.startswith("m.dbm"):
-                os.chmod(os.path.join(root, f), 0o644)
+        # the dbm map made once per m.txt content, linked like the files
+        with open(mtxt, "rb") as f:
+            key = hashlib.sha1(f.read()).hexdigest()
+        made = os.path.join(_store_dir(), "dbm-" + key)
+        if not os.path.isdir(made):
+            os.makedirs(made + ".tmp", exist_ok=True)
+            subprocess.run([HTTXT2DBM, "-f", "SDBM", "-i", mtxt, "-o",
+                            os.path.join(made + ".tmp", "m.dbm")],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for f in os.listdir(made + ".tmp"):
+                os.chmod(os.path.join(made + ".tmp", f), 0o644)
+            os.rename(made + ".tmp", made)
+        for f in os.listdir(made):
+            os.link(os.path.join(made, f), os.path.join(root, f))
 
 
 def drop_docroots(cases):
@@ -171,19 +195,22 @@ def trace_key(ta, tb):
 _CLIENT_RE = re.compile(r"\[client 127\.0\.0\.1:(\d+)\]")
 
 
-def serve_concurrent(cases, module, tag, levels, conc):
-    """run-diff's serve(), with up to conc requests in flight at a time.
-    A request's trace lines are told apart by the client port in them; a
-    wave with lines of any other connection (a request proxied to this
-    server) is sent again one request at a time. Returns what serve()
-    returns."""
+def serve_concurrent(cases, module, tag, levels, conc, trace=3):
+    """run-diff's serve(), with up to conc requests in flight at all times.
+    A request's trace lines are told apart by the client port in them,
+    after the last answer, in one read of the log.  Lines of any other
+    connection (a request proxied to this server) belong to a request
+    that was in flight when they were written: those requests are sent
+    again one at a time, as run-diff does.  The server logs at
+    rewrite:trace<trace> (the comparison reads levels 1-3).  Returns what
+    serve() returns."""
     if conc <= 1:
-        return rd.serve(cases, module, tag, levels, [])
+        return rd.serve(cases, module, tag, levels, [], trace=trace, check=False)
     w = rd.WORK
     conf_path = os.path.join(w.conf, "httpd.conf")
-    text, ranges = rd.conf_text(cases, module, tag)
+    text, ranges = rd.conf_text(cases, module, tag, trace)
     rd.write(conf_path, text)
-    proc, err = rd.start_server(conf_path, tag)
+    srv, err = rd.start_server(conf_path, tag, check=False)
     results = {}
     notes = []
     if err:
@@ -192,48 +219,60 @@ def serve_concurrent(cases, module, tag, levels, conc):
             err += "\n(line is in case %s)" % name
         return results, ranges, err, notes
     errlog = os.path.join(w.logs, tag + ".error.log")
+    log = rh.ErrorLog(errlog)
     todo = [(c, r) for c in cases for r in c.requests]
-    tmp = os.path.join(w.logs, tag + ".one")
+    spans = [None] * len(todo)    # (log size before, log size after)
+
+    def one(i):
+        c, r = todo[i]
+        before = log.size()
+        resp = rd.send(r.build(c))
+        spans[i] = (before, log.size())
+        return resp
+
     try:
+        start = log.size()
         with concurrent.futures.ThreadPoolExecutor(conc) as pool:
-            for lo in range(0, len(todo), conc):
-                wave = todo[lo:lo + conc]
-                before = rd.log_size(errlog)
-                resps = list(pool.map(lambda cr: rd.send(cr[1].build(cr[0])), wave))
-                time.sleep(0.002)
-                with open(errlog, "rb") as f:
-                    f.seek(before)
-                    data = f.read().decode("utf-8", "replace")
-                bylport = {}
-                stray = False
-                for line in data.split("\n"):
-                    if "[rewrite:" not in line:
-                        continue
-                    m = _CLIENT_RE.search(line)
-                    bylport.setdefault(m.group(1) if m else None, []).append(line)
-                ports = {x.port for x in resps}
-                if any(k not in ports for k in bylport):
-                    stray = True
-                if stray:
-                    for c, r in wave:
-                        b = rd.log_size(errlog)
-                        resp = rd.send(r.build(c))
-                        resp.norm = rd.collect_trace(errlog, b, resp.port, levels, [])
-                        results[(c.name, id(r))] = resp
-                    continue
-                for (c, r), resp in zip(wave, resps):
-                    lines = bylport.get(resp.port, [])
-                    with open(tmp, "w", encoding="utf-8") as f:
-                        f.write("\n".join(lines) + ("\n" if lines else ""))
-                    resp.norm = rd.collect_trace(tmp, 0, resp.port, levels, [])
-                    results[(c.name, id(r))] = resp
+            resps = list(pool.map(one, range(len(todo))))
+        with open(errlog, "rb") as f:
+            f.seek(start)
+            data = f.read()
+        # (offset in the log, line) of the rewrite lines, by client port
+        byport = {}
+        pos = start
+        for raw in data.split(b"\n"):
+            if b"[rewrite:" in raw:
+                line = raw.decode("utf-8", "replace")
+                m = _CLIENT_RE.search(line)
+                byport.setdefault(m.group(1) if m else None, []).append((pos, line))
+            pos += len(raw) + 1
+        ports = {x.port for x in resps}
+        again = set()
+        for port, lines in byport.items():
+            if port in ports:
+                continue
+            for off, _ in lines:
+                again.update(i for i, (a, b) in enumerate(spans) if a <= off < b)
+        for i, ((c, r), resp) in enumerate(zip(todo, resps)):
+            if i in again:
+                continue
+            lines = byport.get(resp.port, [])
+            text = "\n".join(l for _, l in lines) + ("\n" if lines else "")
+            resp.norm = rd.trace_norm(text, resp.port, levels, [])
+            results[(c.name, id(r))] = resp
+        for i in sorted(again):
+            c, r = todo[i]
+            b = log.size()
+            resp = rd.send(r.build(c))
+            resp.norm = rd.collect_trace(errlog, b, resp.port, levels, [])
+            results[(c.name, id(r))] = resp
     finally:
-        died = proc.poll()
-        rd.stop_server(proc)
+        died = srv.exited()
+        rd.stop_server(srv)
         rd.wait_port_closed()
     if died is not None:
         notes.append("server exited during the run (status %s)" % died)
-    notes.extend(rd.crashes(errlog))
+    notes.extend(log.crashes())
     return results, ranges, None, notes
 
 
@@ -812,7 +851,7 @@ def main():
         root = os.path.abspath(args.workdir)
         os.makedirs(root, exist_ok=True)
     else:
-        root = tempfile.mkdtemp(prefix="rw-fuzz-")
+        root = rh.scratch_dir("rw-fuzz-")
     rd.WORK = rd.Work(root, rd.free_port())
     rd.setup_tree(root)
     rd.check_access(root)
@@ -900,7 +939,7 @@ def check_noop(args):
             print("FAIL the no-op module did not build: %s"
                   % p.stdout.decode("utf-8", "replace")[-500:])
             return 0
-        root = tempfile.mkdtemp(prefix="rw-fuzz-")
+        root = rh.scratch_dir("rw-fuzz-")
         rd.WORK = rd.Work(root, rd.free_port())
         rd.setup_tree(root)
         a = argparse.Namespace(**vars(args))
@@ -946,6 +985,7 @@ def check_determinism(args):
     return 0
 
 
-if __name__ == "__main__":
+def run():
+    """The entry point (t/diff/fuzz/fuzz-diff)."""
     os.umask(0o022)
     sys.exit(main())
