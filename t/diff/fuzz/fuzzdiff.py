@@ -278,6 +278,7 @@ def serve_concurrent(cases, module, tag, levels, conc, trace=3):
 
 class Runner:
     def __init__(self, stock, ours, verbose=False, conc=1):
+        self.say = print           # (a lane keeps the lines for the main process)
         self.stock = stock
         self.ours = ours
         self.verbose = verbose
@@ -305,7 +306,7 @@ class Runner:
             else:
                 r, ranges, err, notes = rd.serve(cases, module, tag, None, [], self.verbose)
             for n in notes:
-                print("# %s: %s" % (which, n))
+                self.say("# %s: %s" % (which, n))
             if err:
                 errors[which] = (err, rd.case_for_line(err, ranges))
                 continue
@@ -660,20 +661,25 @@ class Fuzzer:
         return server, cases
 
     def run_batch(self, b, only=None):
-        server, cases = self.make_batch(b)
+        batch = self.make_batch(b)
+        self.report_batch(b, self.serve_batch(b, only, batch), only, batch)
+
+    def serve_batch(self, b, only=None, batch=None):
+        """The serving half of batch b (a lane may run it: see Lanes): the
+        configuration checks and the servers.  Returns the events that
+        report_batch() turns into counts, DIFF lines and reductions:
+        ("cfg", name, configtest result), ("err", serve errors, the case
+        name they point at), ("ok", names, serve_pair's answers)."""
+        server, cases = batch or self.make_batch(b)
         if only is not None:
             cases = [c for c in cases if c.name.endswith("-%d" % only)]
-        self.generated += len(cases)
         tree = tree_entries()
-        checks = [c for c in cases if c.configtest]
+        events = []
+        for c in cases:
+            if c.configtest:
+                events.append(("cfg", c.name, self.runner.configtest(State([], c, tree),
+                                                                     c.name)))
         cases = [c for c in cases if not c.configtest]
-        for c in checks:
-            self.checks += 1
-            st = State([], c, tree)
-            r = self.runner.configtest(st, c.name)
-            sig = configtest_sig(r)
-            if sig:
-                self.divergence(st, sig, c.name, cfg=r)
         while cases:
             named = [(c.name, State(server, c, tree)) for c in cases]
             out, errors = self.runner.serve_pair(server, named)
@@ -681,30 +687,53 @@ class Fuzzer:
                 bad = None
                 for which, (err, name) in errors.items():
                     bad = bad or name
+                events.append(("err", errors, bad))
+                if bad is None:
+                    return events
+                cases = [c for c in cases if c.name != bad]
+                continue
+            events.append(("ok", [c.name for c in cases], out))
+            break
+        return events
+
+    def report_batch(self, b, events, only=None, batch=None):
+        server, cases = batch or self.make_batch(b)
+        if only is not None:
+            cases = [c for c in cases if c.name.endswith("-%d" % only)]
+        self.generated += len(cases)
+        tree = tree_entries()
+        byname = {c.name: c for c in cases}
+        for ev in events:
+            if ev[0] == "cfg":
+                _, name, r = ev
+                self.checks += 1
+                st = State([], byname[name], tree)
+                sig = configtest_sig(r)
+                if sig:
+                    self.divergence(st, sig, name, cfg=r)
+            elif ev[0] == "err":
+                _, errors, bad = ev
                 if "stock" in errors:
                     self.gen_refused += 1
                     print("# generator: stock refused the config (%s): %s"
                           % (bad or "batch", " ".join(errors["stock"][0].splitlines()[:3])[:400]))
-                else:
-                    st = [s for n, s in named if n == bad]
-                    if st:
-                        self.divergence(st[0], "config start: ours", bad,
-                                        cfg=(0, "", 1, errors["ours"][0]))
-                if bad is None:
-                    return
-                cases = [c for c in cases if c.name != bad]
-                continue
-            break
-        self.configs += len(cases)
-        for c in cases:
-            for i, (a, bb) in enumerate(out[c.name]):
-                self.compared += 1
-                sig = signature(a, bb)
-                if sig is None:
-                    continue
-                one = c.copy()
-                one.requests = [c.requests[i]]
-                self.divergence(State(server, one, tree), sig, "%s#%d" % (c.name, i), a, bb)
+                elif bad in byname:
+                    self.divergence(State(server, byname[bad], tree), "config start: ours", bad,
+                                    cfg=(0, "", 1, errors["ours"][0]))
+            else:
+                _, names, out = ev
+                self.configs += len(names)
+                for name in names:
+                    c = byname[name]
+                    for i, (a, bb) in enumerate(out[c.name]):
+                        self.compared += 1
+                        sig = signature(a, bb)
+                        if sig is None:
+                            continue
+                        one = c.copy()
+                        one.requests = [c.requests[i]]
+                        self.divergence(State(server, one, tree), sig, "%s#%d" % (c.name, i),
+                                        a, bb)
 
     def divergence(self, st, sig, origin, a=None, b=None, cfg=None):
         self.diffs += 1
@@ -779,6 +808,10 @@ def main():
                          "see gen.KNOWN")
     ap.add_argument("-j", "--jobs", type=int, default=4,
                     help="requests in flight at a time per server (default 4; 1: as run-diff)")
+    ap.add_argument("--lanes", type=int, default=2,
+                    help="batches served at a time, each by a process with its own "
+                         "servers, port and tree (default 2; 1: one after the other); "
+                         "the report is the same")
     ap.add_argument("--seeds", metavar="FIRST-LAST",
                     help="run seeds FIRST..LAST, --count configurations each "
                          "(default: one batch)")
@@ -866,6 +899,7 @@ def main():
     sys.stdout.flush()
     t0 = time.time()
     nbatches = 0
+    lanes = None
     try:
         if args.invalid_all:
             seeds = []
@@ -885,25 +919,12 @@ def main():
             fz.run_batch(args.first_batch, int(args.only.split("#")[0].split("-")[2]))
             nbatches = 1
             seeds = []
-        for seed in seeds:
-            args.seed = seed
-            start = fz.generated
-            b = args.first_batch
-            while True:
-                if args.count is not None and fz.generated - start >= args.count:
-                    break
-                if args.seconds is not None and time.time() - t0 >= args.seconds:
-                    break
-                fz.run_batch(b)
-                b += 1
-                nbatches += 1
-            if len(seeds) > 1:
-                print("# seed %d done: %d configurations, %d differences so far"
-                      % (seed, fz.generated - start, fz.diffs))
-                sys.stdout.flush()
-            if args.seconds is not None and time.time() - t0 >= args.seconds:
-                break
+        lanes = Lanes(args, stock, ours) if args.lanes > 1 and not args.verbose and seeds \
+            else None
+        nbatches = run_seeds(fz, seeds, t0, lanes)
     finally:
+        if lanes is not None:
+            lanes.close()
         rd.stop_all()
         if not args.workdir and not args.verbose:
             shutil.rmtree(root, ignore_errors=True)
@@ -924,6 +945,111 @@ def main():
         failed += 1 - ok
     print("fuzz-diff: %d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
+
+
+def batch_jobs(args, seeds):
+    """(seed, batch number, last of its seed) of every batch to run, in
+    order: --count configurations a seed (or until --seconds)."""
+    for seed in seeds:
+        if args.count is None:
+            n = None
+        else:
+            n = max(1, -(-args.count // args.batch)) if args.count > 0 else 0
+        b = args.first_batch
+        while n is None or b < args.first_batch + n:
+            yield seed, b, n is not None and b == args.first_batch + n - 1
+            b += 1
+
+
+def run_seeds(fz, seeds, t0, lanes=None):
+    """Runs the batches of every seed; with lanes, up to lanes.n of them
+    are served at a time, and reported in order as each is done.  Returns
+    the number of batches."""
+    args = fz.args
+    jobs = batch_jobs(args, seeds)
+    pending = []
+    nbatches = 0
+    start = {}
+    timed_out = False
+    while True:
+        while not timed_out and len(pending) < (lanes.n if lanes else 1):
+            if args.seconds is not None and time.time() - t0 >= args.seconds:
+                timed_out = True
+                if pending:     # the seed of the last batch started ends there
+                    pending[-1] = pending[-1][:2] + (True,) + pending[-1][3:]
+                break
+            job = next(jobs, None)
+            if job is None:
+                break
+            seed, b, last = job
+            pending.append((seed, b, last, lanes.submit(seed, b) if lanes else None))
+        if not pending:
+            break
+        seed, b, last, fut = pending.pop(0)
+        args.seed = seed
+        start.setdefault(seed, fz.generated)
+        if fut is None:
+            fz.run_batch(b)
+        else:
+            lines, events, starts, requests = fut.result()
+            for line in lines:
+                print(line)
+            fz.runner.starts += starts
+            fz.runner.requests += requests
+            fz.report_batch(b, events)
+        nbatches += 1
+        if last and len(seeds) > 1:
+            print("# seed %d done: %d configurations, %d differences so far"
+                  % (seed, fz.generated - start[seed], fz.diffs))
+            sys.stdout.flush()
+    return nbatches
+
+
+# ----------------------------------------------------------------------
+# lanes: batches served in parallel by worker processes (forked: they
+# share the generator settings), each with its own work tree and port,
+# stock then ours on the same port as always; the main process reports
+# (and reduces) in batch order, so the output does not depend on them
+
+_LANE = {}
+
+
+def _lane_init(args, stock, ours):
+    import multiprocessing.util
+    root = rh.scratch_dir("rw-fuzz-lane-")
+    rd.WORK = rd.Work(root, rd.free_port())
+    rd.setup_tree(root)
+    runner = Runner(stock, ours, False, args.jobs)
+    _LANE["runner"] = runner
+    _LANE["fz"] = Fuzzer(argparse.Namespace(**vars(args)), runner)
+    # a worker ends with os._exit: no atexit
+    multiprocessing.util.Finalize(None, rh.stop_all, exitpriority=20)
+    multiprocessing.util.Finalize(None, shutil.rmtree, args=(root,),
+                                  kwargs={"ignore_errors": True}, exitpriority=10)
+
+
+def _lane_serve(seed, b):
+    fz, runner = _LANE["fz"], _LANE["runner"]
+    fz.args.seed = seed
+    lines = []
+    runner.say = lines.append
+    starts, requests = runner.starts, runner.requests
+    events = fz.serve_batch(b)
+    return lines, events, runner.starts - starts, runner.requests - requests
+
+
+class Lanes:
+    def __init__(self, args, stock, ours):
+        import multiprocessing
+        self.n = args.lanes
+        self.pool = concurrent.futures.ProcessPoolExecutor(
+            self.n, multiprocessing.get_context("fork"), _lane_init, (args, stock, ours))
+
+    def submit(self, seed, b):
+        return self.pool.submit(_lane_serve, seed, b)
+
+    def close(self):
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def check_noop(args):
