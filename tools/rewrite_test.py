@@ -1269,21 +1269,10 @@ class Server:
             self.apache.stop(0.3, wait_group=False)
 
     def log_offset(self):
-        try:
-            return os.path.getsize(self.errlog)
-        except OSError:
-            return 0
+        return rh.ErrorLog(self.errlog).size()
 
     def read_log(self, offset, cap=None):
-        try:
-            with open(self.errlog, "rb") as f:
-                f.seek(offset)
-                data = f.read(cap) if cap else f.read()
-                if cap and len(data) == cap:
-                    data = data[:data.rfind(b"\n") + 1]
-                return data.decode("utf-8", "surrogateescape")
-        except OSError:
-            return ""
+        return rh.ErrorLog(self.errlog).read(offset, cap, "surrogateescape")
 
     def config_error(self, text):
         """Map 'Syntax error on line N of httpd.conf' to the user's file."""
@@ -2685,9 +2674,7 @@ def htaccess_error_line(setup, module, msg):
     b.add("</Directory>")
     conf = os.path.join(work, "t.conf")
     write_file(conf, b.text())
-    p = subprocess.run([HTTPD, "-t", "-f", conf], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    out = p.stdout.decode("utf-8", "replace")
+    _, out = rh.config_test(conf)
     m = re.search(r"Syntax error on line (\d+) of [^:]+:\s*(.*)", out, re.S)
     if m:
         origin = b.origin.get(int(m.group(1)))
@@ -3116,10 +3103,8 @@ def lint_syntax(files, module, work):
                 b.add("</Directory>")
         conf = os.path.join(work, "lint.conf")
         write_file(conf, b.text())
-        p = subprocess.run([HTTPD, "-t", "-f", conf], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        text = p.stdout.decode("utf-8", "replace")
-        if p.returncode == 0:
+        rc, text = rh.config_test(conf)
+        if rc == 0:
             break
         m = re.search(r"Syntax error on line (\d+) of [^:]+:\s*(.*)", text, re.S)
         if not m:
