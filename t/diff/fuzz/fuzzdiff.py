@@ -193,6 +193,20 @@ def trace_key(ta, tb):
 
 
 _CLIENT_RE = re.compile(r"\[client 127\.0\.0\.1:(\d+)\]")
+_CLIENT = "[client 127.0.0.1:"
+
+
+def _client_port(line):
+    """_CLIENT_RE.search(line).group(1), or None; the regex only when the
+    first '[client 127.0.0.1:' is not followed by digits and ']'."""
+    k = line.find(_CLIENT)
+    if k >= 0:
+        k += len(_CLIENT)
+        e = line.find("]", k)
+        if e > k and line[k:e].isdigit() and line[k:e].isascii():
+            return line[k:e]
+    m = _CLIENT_RE.search(line)
+    return m.group(1) if m else None
 
 
 def serve_concurrent(cases, module, tag, levels, conc, trace=3):
@@ -237,27 +251,27 @@ def serve_concurrent(cases, module, tag, levels, conc, trace=3):
         with open(errlog, "rb") as f:
             f.seek(start)
             data = f.read()
-        # (offset in the log, line) of the rewrite lines, by client port
+        # the rewrite lines by client port (line numbers, to find a line's
+        # offset in the log again when it is another connection's)
+        lines = data.decode("utf-8", "replace").split("\n")
         byport = {}
-        pos = start
-        for raw in data.split(b"\n"):
-            if b"[rewrite:" in raw:
-                line = raw.decode("utf-8", "replace")
-                m = _CLIENT_RE.search(line)
-                byport.setdefault(m.group(1) if m else None, []).append((pos, line))
-            pos += len(raw) + 1
+        for n, line in enumerate(lines):
+            if "[rewrite:" in line:
+                byport.setdefault(_client_port(line), []).append(n)
         ports = {x.port for x in resps}
         again = set()
-        for port, lines in byport.items():
-            if port in ports:
-                continue
-            for off, _ in lines:
-                again.update(i for i, (a, b) in enumerate(spans) if a <= off < b)
+        stray = [n for port, ns in byport.items() if port not in ports for n in ns]
+        if stray:
+            offs = [start]
+            for raw in data.split(b"\n"):
+                offs.append(offs[-1] + len(raw) + 1)
+            for n in stray:
+                again.update(i for i, (a, b) in enumerate(spans) if a <= offs[n] < b)
         for i, ((c, r), resp) in enumerate(zip(todo, resps)):
             if i in again:
                 continue
-            lines = byport.get(resp.port, [])
-            text = "\n".join(l for _, l in lines) + ("\n" if lines else "")
+            ns = byport.get(resp.port, [])
+            text = "\n".join(lines[n] for n in ns) + ("\n" if ns else "")
             resp.norm = rd.trace_norm(text, resp.port, levels, [])
             results[(c.name, id(r))] = resp
         for i in sorted(again):
