@@ -5,10 +5,11 @@ bench/bench.py (and tools/stock-module) each need to run a throw-away
 httpd on the loopback interface:
 
   paths      HTTPD, MODDIR (env APACHE2, RW_MODDIR), module(name),
-             find_stock() - Debian's own mod_rewrite.so, checked against
-             apache2-bin's md5sums (the oracle of every comparison)
-  ports      free_port(), pick_ports(), release_ports(), port_open(),
-             port_free(), wait_ports()
+             find_stock(), stock_or_none() - Debian's own mod_rewrite.so,
+             checked against apache2-bin's md5sums (the oracle of every
+             comparison)
+  ports      free_port(), pick_ports(), release_ports(), port_range(),
+             port_open(), port_free(), wait_ports(), wait_ports_closed()
   files      write_file(), makedirs_open(), read_text(), tail(),
              scratch_dir(), unreachable_parent()
   config     Conf (lines that remember where user lines came from),
@@ -18,9 +19,9 @@ httpd on the loopback interface:
   processes  Apache: start in the foreground (-DFOREGROUND), as one
              process (-X) or as a daemon (-k start), in its own process
              group; wait until every port accepts; graceful(); stop()
-             that waits until every process of the group is gone; every
-             server started is stopped at exit (stop_all(),
-             stop_at_exit())
+             that waits until every process of the group is gone; the
+             foreground ones are stopped at exit (stop_all(), and
+             stop_at_exit() for SIGINT/SIGTERM/SIGHUP)
   HTTP       request(): one raw request over a socket, the answer read
              to the end (optionally watched), Raw; parse_response();
              dechunk(); KeepAlive, an HTTP/1.1 keep-alive client
