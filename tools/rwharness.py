@@ -270,7 +270,9 @@ def scratch_dir(prefix):
     base = os.environ.get("TMPDIR")
     if not base and os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK):
         base = "/dev/shm"
-    return tempfile.mkdtemp(prefix=prefix, dir=base or None)
+    d = tempfile.mkdtemp(prefix=prefix, dir=base or None)
+    os.chmod(d, 0o755)      # (the children run as nobody under root)
+    return d
 
 
 def unreachable_parent(root):
