@@ -938,7 +938,7 @@ def main():
             seeds = []
         lanes = Lanes(args, stock, ours) if args.lanes > 1 and not args.verbose and seeds \
             else None
-        nbatches = run_seeds(fz, seeds, t0, lanes)
+        nbatches += run_seeds(fz, seeds, t0, lanes)
     finally:
         if lanes is not None:
             lanes.close()
