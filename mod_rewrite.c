@@ -158,8 +158,6 @@ static const command_rec rewrite_cmds[] = {
 
 static int pre_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp)
 {
-    (void)plog;
-    (void)ptemp;
     rw_map_pre_config(p);
     rw_parse_init(p);
     rw_jit_begin(p);
@@ -235,7 +233,6 @@ static void register_hooks(apr_pool_t *p)
      * translate before us. */
     static const char *const after_us[] = { "mod_proxy.c", NULL };
 
-    (void)p;
     APR_REGISTER_OPTIONAL_FN(ap_register_rewrite_mapfunc);
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);

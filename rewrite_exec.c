@@ -51,7 +51,7 @@ void rw_exec_post_config(void)
 #define NOTE_REWRITTEN  "mod_rewrite_rewritten"
 #define NOTE_VARY       "rewrite-perdir-vary"
 
-/* What a rule or a rule list did. */
+/* What one rule did. */
 enum {
     ACT_NOCHANGE = -1, /* matched, but '-' rewrote nothing */
     ACT_NONE = 0,     /* nothing matched */
@@ -60,9 +60,29 @@ enum {
     ACT_STATUS        /* answer with r->status */
 };
 
+/* What a rule list decided: the kind of the last substitution (or of
+ * [PT], or of a forced status), read by the two passes instead of
+ * prefixes written into r->filename. */
+typedef enum {
+    OUT_NONE = 0,     /* no substitution, no [PT]: nothing to do */
+    OUT_INTERNAL,     /* a URL-path or file path in r->filename */
+    OUT_REDIRECT,     /* an absolute URL in r->filename */
+    OUT_PROXY,        /* [P]: r->filename is mod_proxy's "proxy:URL" */
+    OUT_PASSTHROUGH,  /* [PT]: r->filename goes back to URL mapping */
+    OUT_STATUS        /* answer with r->status */
+} rw_out_kind_t;
+
+typedef struct {
+    rw_out_kind_t kind;
+    int noescape;     /* the last substituting rule had [NE] */
+} rw_outcome_t;
+
 typedef struct {
     request_rec *r;
     const char *perdir;       /* directory prefix, NULL in server context */
+    apr_size_t perdir_len;
+    const char *dsrc, *dpi;   /* r->filename, r->path_info that ... */
+    const char *dsubj;        /* ... this per-dir rule subject is made of */
     rw_match_t rule;          /* $N of the rule being applied */
     rw_match_t cond;          /* %N of the last matched condition */
     const char *vary;         /* headers read by passing conditions */
@@ -78,6 +98,7 @@ typedef struct {
     apr_size_t hlen;
     unsigned hcase, hfold;    /* rw_lit_hash of hsub, exact and folded */
     const rw_rule_t *lastsub; /* last rule that substituted */
+    rw_out_kind_t kind;       /* what the last substitution was */
     const char *csubject;     /* URL the candidates below are for */
     const int *cands;         /* indexed rules that may match it */
     int ncands, cpos;
@@ -185,7 +206,7 @@ static char *escape_uri(apr_pool_t *p, const char *s, int keep_q)
     q = 0;
     for (c = (const unsigned char *)s; *c; ++c) {
         if (uri_safe(*c) || (*c == '?' && q++ < keep_q))
-            *o++ = *c;
+            *o++ = (char)*c;
         else {
             *o++ = '%';
             *o++ = hexdigits[*c >> 4];
@@ -214,7 +235,7 @@ char *rw_escape_backref(apr_pool_t *p, const char *str, const char *only,
         if (esc && except && strchr(except, *c))
             esc = 0;
         if (!esc)
-            *o++ = *c;
+            *o++ = (char)*c;
         else if (*c == ' ' && !noplus)
             *o++ = '+';
         else {
@@ -313,16 +334,16 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
          * "^literal" ($0 is the literal) or "^literal(.*)$" ($0 all of s,
          * $1 the rest); PCRE would only say the same */
         if (m) {
-            int len = re->lit_rest ? (int)strlen(s) : (int)re->litlen;
+            int mlen = re->lit_rest ? (int)strlen(s) : (int)re->litlen;
             m->subject = s;
             m->n = re->lit_rest ? 2 : 1;
             m->ov[0] = 0;
-            m->ov[1] = len;
+            m->ov[1] = mlen;
             for (i = 2; i < 2 * RW_MAX_REFS; ++i)
                 m->ov[i] = -1;
             if (re->lit_rest) {
                 m->ov[2] = (int)re->litlen;
-                m->ov[3] = len;
+                m->ov[3] = mlen;
             }
         }
         return 1;
@@ -331,7 +352,11 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
     if (!md)
         return 0;
     len = strlen(s);
-    rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
+    /* with JIT code, the JIT's own entry: the same match without the
+     * checks pcre2_match makes before it hands over to it */
+    rc = re->jitted
+        ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL)
+        : pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
     if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
         /* The JIT failed (its stack overflows on long subjects; its match
          * limit counts otherwise than the interpreter's): the answer is
@@ -348,8 +373,8 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
              * and say it */
             PCRE2_UCHAR msg[120];
             if (pcre2_get_error_message(rc, msg, sizeof(msg)) < 0)
-                strcpy((char *)msg, "unknown error");
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                apr_cpystrn((char *)msg, "unknown error", sizeof(msg));
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, RWLOGNO(00001)
                           "mod_rewrite: regex match of '%s' against %" APR_SIZE_T_FMT
                           " bytes failed (PCRE2 error %d: %s): taken as no "
                           "match, as in the stock module", re->src, len, rc,
@@ -375,8 +400,7 @@ static const char *match_ref(apr_pool_t *p, const rw_match_t *m, int n,
         *len = 0;
         return "";
     }
-    *len = m->ov[2 * n + 1] - m->ov[2 * n];
-    (void)p;
+    *len = (apr_size_t)(m->ov[2 * n + 1] - m->ov[2 * n]);
     return m->subject + m->ov[2 * n];
 }
 
@@ -488,7 +512,7 @@ static const char *lookup_var(rw_ctx_t *ctx, const rw_var_t *v)
     case RW_VAR_SSL:
         if (ssl_var_fn)
             s = ssl_var_fn(r->pool, r->server, r->connection, r,
-                           (char *)v->arg);
+                           apr_pstrdup(r->pool, v->arg));
         break;
     case RW_VAR_LA_U:
     case RW_VAR_LA_F:
@@ -669,7 +693,7 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
         return t->literal;
     ++ctx->depth;
     if (t->npieces > 16)
-        v = apr_palloc(ctx->r->pool, t->npieces * sizeof(*v));
+        v = apr_palloc(ctx->r->pool, (apr_size_t)t->npieces * sizeof(*v));
     for (i = 0; i < t->npieces; ++i) {
         const rw_piece_t *pc = &t->pieces[i];
         switch (pc->kind) {
@@ -732,13 +756,6 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
 /* ------------------------------------------------------------------ */
 /* Conditions                                                          */
 
-static int int_cmp(const char *a, const char *b)
-{
-    /* int, as the stock module reads them */
-    int x = (int)strtol(a, NULL, 10), y = (int)strtol(b, NULL, 10);
-    return x < y ? -1 : x > y;
-}
-
 static int file_test(rw_ctx_t *ctx, const rw_cond_t *c, const char *in)
 {
     request_rec *r = ctx->r, *rsub;
@@ -788,89 +805,103 @@ static int file_test(rw_ctx_t *ctx, const rw_cond_t *c, const char *in)
     }
 }
 
+/* An expr= condition: evaluated by httpd's expression parser; its regex
+ * captures become %N.  1 when it holds (negation applied). */
+static int apply_cond_expr(rw_ctx_t *ctx, const rw_cond_t *c)
+{
+    request_rec *r = ctx->r;
+    const char *err = NULL;
+    ap_regmatch_t regm[AP_MAX_REG_MATCH];
+    ap_expr_eval_ctx_t ectx;
+    const char *src = NULL, *vary = NULL;
+    int rc;
+
+    memset(&ectx, 0, sizeof(ectx));
+    ectx.r = r;
+    ectx.c = r->connection;
+    ectx.s = r->server;
+    ectx.p = r->pool;
+    ectx.err = &err;
+    ectx.info = c->expr;
+    ectx.re_nmatch = AP_MAX_REG_MATCH;
+    ectx.re_pmatch = regm;
+    ectx.re_source = &src;
+    /* the headers the expression read go into Vary whatever the result,
+     * as with the stock module (not with [NV]: the parser got
+     * AP_EXPR_FLAG_DONT_VARY) */
+    ectx.vary_this = (c->flags & RW_CF_NOVARY) ? NULL : &vary;
+    rc = ap_expr_exec_ctx(&ectx);
+    if (vary)
+        apr_table_merge(r->headers_out, "Vary", vary);
+    if (rc < 0 || err) {
+        rwlog(ctx, 1, "RewriteCond: expr='%s' evaluation failed: %s",
+              c->pattern, err ? err : "");
+        rc = 0;
+    }
+    else if (rc > 0 && src) {
+        int i;
+        ctx->cond.subject = src;
+        ctx->cond.n = RW_MAX_REFS;
+        for (i = 0; i < RW_MAX_REFS; ++i) {
+            ctx->cond.ov[2 * i] = regm[i].rm_so;
+            ctx->cond.ov[2 * i + 1] = regm[i].rm_eo;
+        }
+    }
+    /* the stock module logs the expression's own result */
+    rwlog(ctx, 4, "RewriteCond: input='(null)' pattern='%s%s'%s => %s",
+          c->negate ? "!" : "", c->pattern,
+          (c->flags & RW_CF_NOCASE) ? " [NC]" : "",
+          rc ? "matched" : "not-matched");
+    return c->negate ? !rc : rc;
+}
+
+/* The outcome of comparing in with a string operand: as in the stock
+ * module, with [NC] the usual case-insensitive order; without, a shorter
+ * string is the smaller one and bytes are compared only between strings
+ * of equal length ('=' compares bytes). */
+static unsigned str_compare(const rw_cond_t *c, const char *in)
+{
+    int d;
+
+    if (c->flags & RW_CF_NOCASE)
+        d = strcasecmp(in, c->operand);
+    else if (c->kind == RW_COND_STR_EQ)
+        d = strcmp(in, c->operand);
+    else {
+        apr_size_t li = strlen(in);
+        d = li != c->oplen ? (li < c->oplen ? -1 : 1)
+                           : strcmp(in, c->operand);
+    }
+    return d < 0 ? RW_CMP_LESS : d > 0 ? RW_CMP_MORE : RW_CMP_EQUAL;
+}
+
 /* Evaluates one condition; 1 when it holds (negation applied). */
 static int apply_cond(rw_ctx_t *ctx, const rw_cond_t *c)
 {
-    request_rec *r = ctx->r;
     const char *in;
     int rc = 0, nocase = c->flags & RW_CF_NOCASE;
     rw_match_t m;
 
-    if (c->kind == RW_COND_EXPR) {
-        const char *err = NULL;
-        ap_regmatch_t regm[AP_MAX_REG_MATCH];
-        ap_expr_eval_ctx_t ectx;
-        const char *src = NULL, *vary = NULL;
-        memset(&ectx, 0, sizeof(ectx));
-        ectx.r = r;
-        ectx.c = r->connection;
-        ectx.s = r->server;
-        ectx.p = r->pool;
-        ectx.err = &err;
-        ectx.info = c->expr;
-        ectx.re_nmatch = AP_MAX_REG_MATCH;
-        ectx.re_pmatch = regm;
-        ectx.re_source = &src;
-        /* the headers the expression read go into Vary whatever the
-         * result, as with the stock module (not with [NV]: the parser got
-         * AP_EXPR_FLAG_DONT_VARY) */
-        ectx.vary_this = (c->flags & RW_CF_NOVARY) ? NULL : &vary;
-        rc = ap_expr_exec_ctx(&ectx);
-        if (vary)
-            apr_table_merge(r->headers_out, "Vary", vary);
-        if (rc < 0 || err) {
-            rwlog(ctx, 1, "RewriteCond: expr='%s' evaluation failed: %s",
-                  c->pattern, err ? err : "");
-            rc = 0;
-        }
-        else if (rc > 0 && src) {
-            int i;
-            ctx->cond.subject = src;
-            ctx->cond.n = RW_MAX_REFS;
-            for (i = 0; i < RW_MAX_REFS; ++i) {
-                ctx->cond.ov[2 * i] = regm[i].rm_so;
-                ctx->cond.ov[2 * i + 1] = regm[i].rm_eo;
-            }
-        }
-        /* the stock module logs the expression's own result */
-        rwlog(ctx, 4, "RewriteCond: input='(null)' pattern='%s%s'%s => %s",
-              c->negate ? "!" : "", c->pattern,
-              (c->flags & RW_CF_NOCASE) ? " [NC]" : "",
-              rc ? "matched" : "not-matched");
-        return c->negate ? !rc : rc;
-    }
+    if (c->kind == RW_COND_EXPR)
+        return apply_cond_expr(ctx, c);
 
     in = expand(ctx, c->input);
     switch (c->kind) {
     case RW_COND_REGEX:
-        rc = regex_match(r, c->re, in, &m);
+        rc = regex_match(ctx->r, c->re, in, &m);
         if (rc && !c->negate)
             ctx->cond = m;
         break;
     case RW_COND_STR_LT: case RW_COND_STR_LE: case RW_COND_STR_EQ:
-    case RW_COND_STR_GT: case RW_COND_STR_GE: {
-        /* as in the stock module: with [NC] the usual case-insensitive
-         * order; without, a shorter string is the smaller one and bytes
-         * are compared only between strings of equal length */
-        apr_size_t li = strlen(in), lo = strlen(c->operand);
-        int d = nocase ? strcasecmp(in, c->operand)
-              : li != lo ? (li < lo ? -1 : 1) : strcmp(in, c->operand);
-        if (c->kind == RW_COND_STR_EQ && !nocase)
-            d = strcmp(in, c->operand);
-        rc = c->kind == RW_COND_STR_LT ? d < 0
-           : c->kind == RW_COND_STR_LE ? d <= 0
-           : c->kind == RW_COND_STR_EQ ? d == 0
-           : c->kind == RW_COND_STR_GT ? d > 0 : d >= 0;
+    case RW_COND_STR_GT: case RW_COND_STR_GE:
+        rc = (c->accept & str_compare(c, in)) != 0;
         break;
-    }
     case RW_COND_INT_LT: case RW_COND_INT_LE: case RW_COND_INT_EQ:
     case RW_COND_INT_GT: case RW_COND_INT_GE: case RW_COND_INT_NE: {
-        int d = int_cmp(in, c->operand);
-        rc = c->kind == RW_COND_INT_LT ? d < 0
-           : c->kind == RW_COND_INT_LE ? d <= 0
-           : c->kind == RW_COND_INT_EQ ? d == 0
-           : c->kind == RW_COND_INT_GT ? d > 0
-           : c->kind == RW_COND_INT_GE ? d >= 0 : d != 0;
+        /* an int, as the stock module reads it */
+        int x = (int)strtol(in, NULL, 10);
+        rc = (c->accept & (x < c->opint ? RW_CMP_LESS : x > c->opint
+                           ? RW_CMP_MORE : RW_CMP_EQUAL)) != 0;
         break;
     }
     default:
@@ -947,7 +978,7 @@ static const rw_scheme_t *scheme_of(const char *u)
     if (!apr_isalpha((unsigned char)*u) || !memchr(u, ':', strnlen(u, 10)))
         return NULL;
     for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); ++i)
-        if (!strncasecmp(u, schemes[i].name, schemes[i].len))
+        if (!strncasecmp(u, schemes[i].name, (apr_size_t)schemes[i].len))
             return &schemes[i];
     return NULL;
 }
@@ -973,13 +1004,22 @@ static int is_queryless_url(const char *u)
 static const char *this_host_url(request_rec *r)
 {
     apr_port_t port = ap_get_server_port(r);
-    return apr_psprintf(r->pool, "%s://%s%s", ap_http_scheme(r),
-                        ap_get_server_name_for_url(r),
-                        ap_is_default_port(port, r)
-                        ? "" : apr_psprintf(r->pool, ":%u", port));
+    char buf[8], *p = buf + sizeof(buf);
+
+    /* ":port" unless the scheme's default, written by hand: this runs for
+     * every request (SCRIPT_URI) */
+    *--p = '\0';
+    if (!ap_is_default_port(port, r)) {
+        do
+            *--p = (char)('0' + port % 10);
+        while ((port /= 10) > 0);
+        *--p = ':';
+    }
+    return apr_pstrcat(r->pool, ap_http_scheme(r), "://",
+                       ap_get_server_name_for_url(r), p, NULL);
 }
 
-static const char *fully_qualify(request_rec *r, const char *uri)
+static char *fully_qualify(request_rec *r, char *uri)
 {
     if (is_absolute_uri(uri, NULL))
         return uri;
@@ -988,7 +1028,7 @@ static const char *fully_qualify(request_rec *r, const char *uri)
 }
 
 /* Reduces "http://thishost[:port]/path" to "/path". */
-static const char *reduce_uri(rw_ctx_t *ctx, const char *u)
+static char *reduce_uri(rw_ctx_t *ctx, char *u)
 {
     request_rec *r = ctx->r;
     apr_uri_t parsed;
@@ -1005,8 +1045,8 @@ static const char *reduce_uri(rw_ctx_t *ctx, const char *u)
                                   : apr_uri_port_of_scheme(parsed.scheme)))
         return u;
     {
-        const char *path = u + pos + strcspn(u + pos, "/");
-        const char *res = *path ? path : "/";
+        char *path = u + pos + strcspn(u + pos, "/");
+        char *res = *path ? path : apr_pstrdup(r->pool, "/");
         rwlog_nodir(ctx, 3, "reduce %s -> %s", u, res);
         apr_table_setn(r->notes, NOTE_REDUCED, "1");
         return res;
@@ -1029,7 +1069,7 @@ static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
                         int discard)
 {
     request_rec *r = ctx->r;
-    char *q, *full = *uri;
+    char *q, *full;
     int lone;
 
     /* ftp://, ldap://...: the '?' stays in the URL, and the request's
@@ -1101,7 +1141,7 @@ static void set_env(rw_ctx_t *ctx, const rw_rule_t *p)
         if (val)
             *val++ = '\0';
         else
-            val = "";
+            val = spec + strlen(spec);     /* "" */
         rwlog_nodir(ctx, 5, "setting env variable '%s' to '%s'", spec, val);
         apr_table_set(ctx->r->subprocess_env, spec, val);
     }
@@ -1204,7 +1244,14 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
 static const char *subst_prefix(rw_ctx_t *ctx, const char *path,
                                 const char *match, const char *subst)
 {
-    apr_size_t ml = strlen(match), sl = strlen(subst);
+    apr_size_t ml, sl;
+
+    /* the callers' invariant: match is the rule set's directory
+     * (rw_exec_dir declines without one) or a context root, subst the
+     * RewriteBase or the context prefix, each tested for NULL there */
+    AP_DEBUG_ASSERT(path && match && subst);
+    ml = strlen(match);
+    sl = strlen(subst);
     const char *rest;
 
     if (strncmp(path, match, ml))
@@ -1259,22 +1306,30 @@ static void remember_meta(rw_ctx_t *ctx, const rw_rule_t *p)
 static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
 {
     request_rec *r = ctx->r;
-    const char *uri = r->filename, *dirlocal = NULL;
+    const char *uri = r->filename;
     char *newuri = NULL;
     int matched;
 
-    if (ctx->perdir) {
-        apr_size_t dl = strlen(ctx->perdir);
+    /* per-dir: the path with its path info, the directory stripped;
+     * made again only when the path changes (or for the trace lines that
+     * stock logs for every rule) */
+    if (ctx->perdir && ctx->tl < 3 && ctx->dsubj &&
+        ctx->dsrc == r->filename && ctx->dpi == r->path_info)
+        uri = ctx->dsubj;
+    else if (ctx->perdir) {
+        apr_size_t dl = ctx->perdir_len;
         if (r->path_info && *r->path_info) {
             rwlog(ctx, 3, "add path info postfix: %s -> %s%s", uri, uri,
                   r->path_info);
             uri = apr_pstrcat(r->pool, uri, r->path_info, NULL);
         }
-        if (strlen(uri) >= dl && !strncmp(uri, ctx->perdir, dl)) {
+        if (!strncmp(uri, ctx->perdir, dl)) {
             rwlog(ctx, 3, "strip per-dir prefix: %s -> %s", uri, uri + dl);
             uri += dl;
         }
-        dirlocal = uri;
+        ctx->dsrc = r->filename;
+        ctx->dpi = r->path_info;
+        ctx->dsubj = uri;
     }
     rwlog(ctx, 3, "applying pattern '%s' to uri '%s'", p->pattern, uri);
 
@@ -1348,8 +1403,9 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     ctx->lastsub = p;
 
     if (p->flags & RW_RF_PROXY) {
-        newuri = (char *)fully_qualify(r, newuri);
+        newuri = fully_qualify(r, newuri);
         r->filename = apr_pstrcat(r->pool, "proxy:", newuri, NULL);
+        ctx->kind = OUT_PROXY;
         rwlog(ctx, 2, "forcing proxy-throughput with %s", newuri);
         return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
     }
@@ -1357,28 +1413,30 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     if (p->flags & RW_RF_REDIRECT) {
         /* in directory context the file path goes into the URL as it is;
          * RewriteBase, if any, replaces it later (rw_exec_dir) */
-        r->filename = (char *)fully_qualify(r, newuri);
+        r->filename = fully_qualify(r, newuri);
         rwlog(ctx, 2, "explicitly forcing redirect with %s", r->filename);
         r->status = p->status;
+        ctx->kind = OUT_REDIRECT;
         return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
     }
 
     /* leading "//" from a back-reference is merged unless [UNC] */
-    if (!(p->flags & RW_RF_UNC) && newuri[0] == '/' && newuri[1] == '/' &&
-        !(p->output[0] == '/' && p->output[1] == '/')) {
+    if (!(p->flags & (RW_RF_UNC | RW_RF_OUT_DSLASH)) &&
+        newuri[0] == '/' && newuri[1] == '/') {
         while (newuri[1] == '/')
             ++newuri;
     }
 
-    newuri = (char *)reduce_uri(ctx, newuri);
+    newuri = reduce_uri(ctx, newuri);
     r->filename = newuri;
+    ctx->kind = OUT_INTERNAL;
     if (is_absolute_uri(newuri, NULL)) {
+        ctx->kind = OUT_REDIRECT;
         r->status = HTTP_MOVED_TEMPORARILY;
         rwlog(ctx, 2, "implicitly forcing redirect (rc=%d with %s",
               r->status, newuri);
     }
     remember_meta(ctx, p);
-    (void)dirlocal;
     return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
 }
 
@@ -1440,12 +1498,14 @@ static int next_candidate(rw_ctx_t *ctx, const rw_index_t *ix,
     }
 }
 
-static int apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules,
-                       const rw_index_t *ix)
+static rw_outcome_t apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules,
+                                const rw_index_t *ix)
 {
+    static const rw_outcome_t status = { OUT_STATUS, 0 };
     const rw_rule_t *p = (const rw_rule_t *)rules->elts;
     request_rec *r = ctx->r;
-    int i, rc, changed = ACT_NONE, rounds = 1;   /* passes, this one too */
+    rw_outcome_t out = { OUT_NONE, 0 };
+    int i, rc, rounds = 1;   /* passes, this one too */
 
     if (ctx->perdir || ctx->tl >= 3)
         ix = NULL;
@@ -1475,9 +1535,10 @@ loop:
             continue;
         }
         if (rc == ACT_STATUS)
-            return ACT_STATUS;
+            return status;
         if (rc > 0) {
-            changed = (rc == ACT_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
+            out.kind = ctx->kind;
+            out.noescape = rc == ACT_NOESCAPE;
             rwlog(ctx, 2, "setting lastsub to rule with output %s",
                   p[i].output);
             /* a result longer than two request lines (URL-path, or the
@@ -1491,24 +1552,21 @@ loop:
                               "maximum length (%d)", p[i].pattern, r->uri,
                               2 * r->server->limit_req_line);
                 r->status = HTTP_INTERNAL_SERVER_ERROR;
-                return ACT_STATUS;
+                return status;
             }
             if (ctx->unsafe_3f) {
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10508)
                               "Unsafe URL with %%3f URL rewritten without "
                               "UnsafeAllow3F");
                 r->status = HTTP_FORBIDDEN;
-                return ACT_STATUS;
+                return status;
             }
         }
         /* a matching [PT] rule ends the list, '-' included */
         if (p[i].flags & RW_RF_PASSTHROUGH) {
             rwlog(ctx, 2, "forcing '%s' to get passed through to next "
                   "API URI-to-filename handler", r->filename);
-            r->filename = apr_pstrcat(r->pool, "passthrough:", r->filename,
-                                      NULL);
-            if (changed == ACT_NONE)
-                changed = ACT_NORMAL;
+            out.kind = OUT_PASSTHROUGH;
             break;
         }
         if (p[i].flags & RW_RF_END) {
@@ -1526,7 +1584,7 @@ loop:
                               "number of rounds (%d) via the [N] flag",
                               p[i].pattern, r->uri, p[i].maxrounds);
                 r->status = HTTP_INTERNAL_SERVER_ERROR;
-                return ACT_STATUS;
+                return status;
             }
             goto loop;
         }
@@ -1534,7 +1592,7 @@ loop:
             i += p[i].skip;
         /* the rest of a chain runs only when this rule matched: go on */
     }
-    return changed;
+    return out;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1542,12 +1600,10 @@ loop:
 
 /* A rewritten query string with raw spaces or control characters would
  * be forwarded as is (internal, proxy, unescaped redirect): refused. */
-static int unsafe_args(rw_ctx_t *ctx, int rc)
+static int unsafe_args(rw_ctx_t *ctx, rw_outcome_t out)
 {
     request_rec *r = ctx->r;
-    int escaped_redirect = rc != ACT_NOESCAPE &&
-                           is_absolute_uri(r->filename, NULL) &&
-                           strncmp(r->filename, "proxy:", 6);
+    int escaped_redirect = out.kind == OUT_REDIRECT && !out.noescape;
 
     if (!r->args || escaped_redirect || !has_ctl_or_space(r->args))
         return 0;
@@ -1580,7 +1636,7 @@ static int do_redirect(rw_ctx_t *ctx, int noescape)
             const char *path = loc[pos - 1] == '/'
                 ? loc + pos + strcspn(loc + pos, "/") : loc + pos;
             loc = apr_pstrcat(r->pool,
-                              apr_pstrmemdup(r->pool, loc, path - loc),
+                              apr_pstrmemdup(r->pool, loc, (apr_size_t)(path - loc)),
                               escape_uri(r->pool, path,
                                          strncasecmp(loc, "ldap:", 5) ? 0 : 4),
                               NULL);
@@ -1640,19 +1696,19 @@ static int do_proxy(rw_ctx_t *ctx, int noescape)
 /* The outcomes both passes answer alike: a status ([F], [G], [R=4xx]),
  * arguments that are unsafe to use, a hand-off to mod_proxy.  Returns 1
  * with *status to return when one of them applies. */
-static int ended(rw_ctx_t *ctx, int rc, int *status)
+static int ended(rw_ctx_t *ctx, rw_outcome_t out, int *status)
 {
     request_rec *r = ctx->r;
 
     int forced = 0;
 
-    if (rc == ACT_STATUS) {
+    if (out.kind == OUT_STATUS) {
         forced = r->status;
         r->status = HTTP_OK;
     }
     /* an unsafe query left by an earlier rule is refused before the
      * status a later rule forces, as with the stock module */
-    if (unsafe_args(ctx, rc)) {
+    if (unsafe_args(ctx, out)) {
         *status = HTTP_FORBIDDEN;
         return 1;
     }
@@ -1660,8 +1716,8 @@ static int ended(rw_ctx_t *ctx, int rc, int *status)
         *status = forced;
         return 1;
     }
-    if (!strncmp(r->filename, "proxy:", 6)) {
-        *status = do_proxy(ctx, rc == ACT_NOESCAPE);
+    if (out.kind == OUT_PROXY) {
+        *status = do_proxy(ctx, out.noescape);
         return 1;
     }
     return 0;
@@ -1692,7 +1748,7 @@ static int prefix_stat(rw_ctx_t *ctx, const char *path, int unsafe_ok)
     while (path[1] == '/')      /* "//x": the segment is "/x" */
         ++path;
     end = strchr(path + 1, '/');
-    seg = end ? apr_pstrmemdup(r->pool, path, end - path)
+    seg = end ? apr_pstrmemdup(r->pool, path, (apr_size_t)(end - path))
               : apr_pstrdup(r->pool, path);
     /* a dot segment: the stock module stats (and logs) "/" */
     dotseg = !strcmp(seg, "/.") || !strcmp(seg, "/..");
@@ -1733,7 +1789,7 @@ static char *expand_tilde(request_rec *r, char *uri)
     if (uri[0] != '/' || uri[1] != '~')
         return uri;
     rest = strchr(uri + 2, '/');
-    user = rest ? apr_pstrmemdup(r->pool, uri + 2, rest - (uri + 2))
+    user = rest ? apr_pstrmemdup(r->pool, uri + 2, (apr_size_t)(rest - (uri + 2)))
                 : uri + 2;
     if (!*user || apr_uid_homepath_get(&home, user, r->pool) != APR_SUCCESS)
         return uri;
@@ -1780,7 +1836,8 @@ int rw_exec_server(request_rec *r)
     rw_server_conf_t *sc = ap_get_module_config(r->server->module_config,
                                                 &rewrite_module);
     rw_ctx_t ctx;
-    int rc, passed, status;
+    rw_outcome_t out = { OUT_NONE, 0 };
+    int passed, status;
 
     rw_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
                                              &rewrite_module);
@@ -1831,20 +1888,21 @@ int rw_exec_server(request_rec *r)
         rwlog(&ctx, 2, "init rewrite engine with requested uri %s", r->uri);
         r->filename = apr_pstrdup(r->pool, r->uri);
     }
-    rc = rules ? apply_rules(&ctx, rules, sc->index) : ACT_NONE;
-    if (rc == ACT_NONE) {
+    if (rules)
+        out = apply_rules(&ctx, rules, sc->index);
+    if (out.kind == OUT_NONE) {
         /* the filename: "proxy:URL" for a forward-proxy request */
         rwlog(&ctx, 1, "pass through %s", r->filename);
         if (!passed)
             r->filename = NULL;
         return DECLINED;
     }
-    if (ended(&ctx, rc, &status))
+    if (ended(&ctx, out, &status))
         return status;
-    if (is_absolute_uri(r->filename, NULL))
-        return do_redirect(&ctx, rc == ACT_NOESCAPE);
-    if (!strncmp(r->filename, "passthrough:", 12)) {
-        r->uri = r->filename + 12;
+    if (out.kind == OUT_REDIRECT)
+        return do_redirect(&ctx, out.noescape);
+    if (out.kind == OUT_PASSTHROUGH) {
+        r->uri = r->filename;
         r->filename = NULL;
         return DECLINED;
     }
@@ -1905,8 +1963,9 @@ int rw_exec_dir(request_rec *r)
     rw_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
                                              &rewrite_module);
     rw_ctx_t ctx;
+    rw_outcome_t out;
     const char *ofilename, *uri, *b;
-    int rc, status;
+    int status;
 
     /* no section or .htaccess with rewrite directives applies: the
      * server's default record has no rules of its own */
@@ -1914,6 +1973,7 @@ int rw_exec_dir(request_rec *r)
         return DECLINED;
     ctx_init(&ctx, r);
     ctx.perdir = dc->directory;
+    ctx.perdir_len = strlen(dc->directory);
 
     if (end_seen(r)) {
         rwlog(&ctx, 8, "Declining, no further rewriting due to END flag");
@@ -1940,14 +2000,14 @@ int rw_exec_dir(request_rec *r)
         return HTTP_FORBIDDEN;
     }
     ofilename = r->filename;
-    rc = apply_rules(&ctx, dc->rules, NULL);
-    if (rc == ACT_NONE || rc == ACT_NOCHANGE) {
+    out = apply_rules(&ctx, dc->rules, NULL);
+    if (out.kind == OUT_NONE) {
         rwlog(&ctx, 1, "pass through %s", r->filename);
         return DECLINED;
     }
-    if (ended(&ctx, rc, &status))
+    if (ended(&ctx, out, &status))
         return status;
-    if (is_absolute_uri(r->filename, NULL)) {
+    if (out.kind == OUT_REDIRECT) {
         int pos;
         const char *path = NULL;
         if (dc->baseurl && is_absolute_uri(r->filename, &pos))
@@ -1960,13 +2020,11 @@ int rw_exec_dir(request_rec *r)
             if ((b = subst_prefix(&ctx, path, dc->directory, dc->baseurl)))
                 r->filename = apr_pstrcat(r->pool,
                                           apr_pstrmemdup(r->pool, r->filename,
-                                                         path - r->filename),
+                                                         (apr_size_t)(path - r->filename)),
                                           b, NULL);
         }
-        return do_redirect(&ctx, rc == ACT_NOESCAPE);
+        return do_redirect(&ctx, out.noescape);
     }
-    if (!strncmp(r->filename, "passthrough:", 12))
-        r->filename += 12;
     /* no path to redirect to ([PT] with an absolute URL, a relative
      * result in an <If> at server level): the stock module answers 400
      * without a log line */

@@ -156,8 +156,8 @@ const rw_index_t *rw_index_build(apr_pool_t *p, const rw_rule_t *rules,
                 ix->maxplen = (unsigned)rules[i].re->litlen;
         }
     }
-    always = apr_palloc(p, (nalways ? nalways : 1) * sizeof(int));
-    ids = apr_palloc(p, (nids ? nids : 1) * sizeof(int));
+    always = apr_palloc(p, (apr_size_t)(nalways ? nalways : 1) * sizeof(int));
+    ids = apr_palloc(p, (apr_size_t)(nids ? nids : 1) * sizeof(int));
     for (i = 0, k = 0, nalways = 0; i < nrules; ++i) {
         if (kind_of(&rules[i]))
             ids[k++] = i;
@@ -165,7 +165,7 @@ const rw_index_t *rw_index_build(apr_pool_t *p, const rw_rule_t *rules,
             always[nalways++] = i;
     }
     sort_rules = rules;
-    qsort(ids, nids, sizeof(int), id_cmp);
+    qsort(ids, (size_t)nids, sizeof(int), id_cmp);
     sort_rules = NULL;
     for (i = 0; i < nids; ++i)
         if (!i || key_order(&rules[ids[i - 1]], &rules[ids[i]]))
@@ -174,7 +174,7 @@ const rw_index_t *rw_index_build(apr_pool_t *p, const rw_rule_t *rules,
         slots <<= 1;
     ix->mask = slots - 1;
     ix->slots = apr_pcalloc(p, slots * sizeof(int));
-    ix->entries = apr_palloc(p, (nentries ? nentries : 1) * sizeof(entry_t));
+    ix->entries = apr_palloc(p, (apr_size_t)(nentries ? nentries : 1) * sizeof(entry_t));
     ix->ids = ids;
     ix->plen = apr_pcalloc(p, ix->maxplen + 1);
     ix->always = always;
@@ -261,7 +261,7 @@ const int *rw_index_candidates(const rw_index_t *ix, apr_pool_t *pool,
     }
     if (nhits == (int)(sizeof(hits) / sizeof(hits[0])) - 2) {
         /* more prefix lengths hit than kept: every rule is a candidate */
-        out = apr_palloc(pool, ix->nrules * sizeof(int));
+        out = apr_palloc(pool, (apr_size_t)ix->nrules * sizeof(int));
         for (i = 0; i < ix->nrules; ++i)
             out[i] = i;
         *ncands = ix->nrules;
@@ -273,8 +273,8 @@ const int *rw_index_candidates(const rw_index_t *ix, apr_pool_t *pool,
     }
     for (i = 0; i < nhits; ++i)
         total += hits[i]->n;
-    out = apr_palloc(pool, (total ? total : 1) * sizeof(int));
-    buf = apr_palloc(pool, (total ? total : 1) * sizeof(int));
+    out = apr_palloc(pool, (apr_size_t)(total ? total : 1) * sizeof(int));
+    buf = apr_palloc(pool, (apr_size_t)(total ? total : 1) * sizeof(int));
     n = 0;
     for (i = 0; i < nhits; ++i) {
         int *t;

@@ -48,6 +48,20 @@ uint32_t rw_pcre_options(int nocase)
  * thread that reads the configuration. */
 static apr_array_header_t *jit_pending;
 
+/* JIT code for re; jitted says the request path may enter it through
+ * pcre2_jit_match, which skips pcre2_match's checks: not for a pattern
+ * that turned UTF mode on itself ("(*UTF)"), whose subjects must still be
+ * checked for valid UTF-8. */
+static void jit_compile(rw_regex_t *re)
+{
+    uint32_t all = 0;
+
+    if (pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) != 0)
+        return;
+    pcre2_pattern_info(re->code, PCRE2_INFO_ALLOPTIONS, &all);
+    re->jitted = !(all & PCRE2_UTF);
+}
+
 void rw_jit_begin(apr_pool_t *pconf)
 {
     jit_pending = apr_array_make(pconf, 64, sizeof(rw_regex_t *));
@@ -60,7 +74,7 @@ void rw_jit_all(void)
     for (i = 0; jit_pending && i < jit_pending->nelts; ++i) {
         rw_regex_t *re = APR_ARRAY_IDX(jit_pending, i, rw_regex_t *);
         if (!re->nojit)
-            (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
+            jit_compile(re);
     }
     jit_pending = NULL;
 }
@@ -147,8 +161,13 @@ const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
     }
     re->code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
                              rw_pcre_options(nocase), &err, &erroff, NULL);
-    if (!re->code)
-        return "cannot compile";
+    if (!re->code) {
+        PCRE2_UCHAR msg[256];
+        if (pcre2_get_error_message(err, msg, sizeof(msg)) < 0)
+            apr_cpystrn((char *)msg, "unknown error", sizeof(msg));
+        return apr_psprintf(p, "%s at offset %" APR_SIZE_T_FMT, (char *)msg,
+                            (apr_size_t)erroff);
+    }
     pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &ncaps);
     re->ncaps = (int)ncaps;
     re->src = apr_pstrdup(p, pattern);
@@ -168,7 +187,7 @@ void rw_regex_jit(rw_regex_t *re)
     if (jit_pending && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_RUN_MPM)
         APR_ARRAY_PUSH(jit_pending, rw_regex_t *) = re;
     else
-        (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
+        jit_compile(re);
 }
 
 /* ------------------------------------------------------------------ */
@@ -176,13 +195,13 @@ void rw_regex_jit(rw_regex_t *re)
 
 /* Reads one word at *s: quoted ("..." or '...') or bare; a backslash
  * protects the next character and stays in the word.  Returns NULL at
- * the end of the line, sets *bad on an unterminated quote. */
-static char *next_word(apr_pool_t *p, const char **s, int *bad)
+ * the end of the line.  An unterminated quote runs to the end of the
+ * line, as with the stock module. */
+static char *next_word(apr_pool_t *p, const char **s)
 {
     const char *c = *s, *start;
     char quote = 0;
 
-    (void)bad;
     while (*c && apr_isspace(*c))
         ++c;
     if (!*c)
@@ -206,18 +225,16 @@ static char *next_word(apr_pool_t *p, const char **s, int *bad)
             break;
     }
     *s = *c ? c + 1 : c;
-    return apr_pstrmemdup(p, start, c - start);
+    return apr_pstrmemdup(p, start, (apr_size_t)(c - start));
 }
 
 const char *rw_split_args(apr_pool_t *p, const char *line,
                           char **a1, char **a2, char **a3)
 {
-    int bad = 0;
-
-    *a1 = next_word(p, &line, &bad);
-    *a2 = *a1 ? next_word(p, &line, &bad) : NULL;
-    *a3 = *a2 ? next_word(p, &line, &bad) : NULL;
-    if (bad || !*a2)
+    *a1 = next_word(p, &line);
+    *a2 = *a1 ? next_word(p, &line) : NULL;
+    *a3 = *a2 ? next_word(p, &line) : NULL;
+    if (!*a2)
         return "bad argument line";
     return NULL;
 }
@@ -373,7 +390,7 @@ static const char *parse_range(apr_pool_t *p, const char *s, const char *end,
 {
     rw_tpl_t *t = apr_pcalloc(p, sizeof(*t));
     apr_array_header_t *pieces;
-    char *buf = apr_palloc(p, end - s + 1), *b = buf;
+    char *buf = apr_palloc(p, (apr_size_t)(end - s) + 1), *b = buf;
     const char *err, *c;
     rw_piece_t *pc;
     int most = 1;
@@ -406,7 +423,7 @@ static const char *parse_range(apr_pool_t *p, const char *s, const char *end,
                 pc = apr_array_push(pieces);
                 memset(pc, 0, sizeof(*pc));
                 pc->kind = RW_PIECE_VAR;
-                rw_parse_var(p, apr_pstrmemdup(p, s + 2, close - (s + 2)),
+                rw_parse_var(p, apr_pstrmemdup(p, s + 2, (apr_size_t)(close - (s + 2))),
                              &pc->var);
                 s = close + 1;
                 continue;
@@ -426,7 +443,7 @@ static const char *parse_range(apr_pool_t *p, const char *s, const char *end,
                 pc = apr_array_push(pieces);
                 memset(pc, 0, sizeof(*pc));
                 pc->kind = RW_PIECE_MAP;
-                pc->map = apr_pstrmemdup(p, s + 2, colon - (s + 2));
+                pc->map = apr_pstrmemdup(p, s + 2, (apr_size_t)(colon - (s + 2)));
                 pc->key = key;
                 pc->dflt = dflt;
                 s = close + 1;
@@ -530,28 +547,65 @@ static const char *tpl_or_null(apr_pool_t *p, const char *val,
     return val ? rw_parse_template(p, val, out) : NULL;
 }
 
+/* A flag that only sets a bit: its short and long names. */
+typedef struct {
+    const char *shrt, *lng;
+    unsigned bit;
+} bit_flag_t;
+
+/* Sets the bit of key's flag in *flags; 0 when key is none of them. */
+static int set_bit_flag(const bit_flag_t *t, apr_size_t n, const char *key,
+                        unsigned *flags)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; ++i) {
+        if (is_flag(key, t[i].shrt, t[i].lng)) {
+            *flags |= t[i].bit;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const bit_flag_t rule_bits[] = {
+    { "BNP", "backrefernoplus", RW_RF_NOPLUS },
+    { "BCTLS", NULL, RW_RF_ESCAPECTLS },
+    { "C", "chain", RW_RF_CHAIN },
+    { "END", NULL, RW_RF_END },
+    { "L", "last", RW_RF_LAST },
+    { "NC", "nocase", RW_RF_NOCASE },
+    { "NE", "noescape", RW_RF_NOESCAPE },
+    { "NS", "nosubreq", RW_RF_NOSUBREQ },
+    { "P", "proxy", RW_RF_PROXY },
+    { "PT", "passthrough", RW_RF_PASSTHROUGH },
+    { "QSA", "qsappend", RW_RF_QSAPPEND },
+    { "QSD", "qsdiscard", RW_RF_QSDISCARD },
+    { "QSL", "qslast", RW_RF_QSLAST },
+    { "UNC", NULL, RW_RF_UNC },
+    { "UnsafeAllow3F", NULL, RW_RF_UNSAFE_3F },
+    { "UnsafePrefixStat", NULL, RW_RF_UNSAFE_PREFIX },
+};
+
 static const char *rule_flag(apr_pool_t *p, const char *key, const char *val,
                              void *data)
 {
     rw_rule_t *r = data;
     const char *err;
 
+    if (set_bit_flag(rule_bits, sizeof(rule_bits) / sizeof(rule_bits[0]),
+                     key, &r->flags))
+        return NULL;
     if (is_flag(key, "B", "backrefescaping")) {
         r->flags |= RW_RF_ESCAPEBACKREF;
         if (val && *val)
             r->bchars = val;
     }
-    else if (is_flag(key, "BNP", "backrefernoplus"))
-        r->flags |= RW_RF_NOPLUS;
-    else if (is_flag(key, "BCTLS", NULL))
-        r->flags |= RW_RF_ESCAPECTLS;
     else if (is_flag(key, "BNE", NULL)) {
         if (!val || !*val)
             return "flag 'BNE' wants a list of characters (i.e. [BNE=...])";
         r->bnechars = val;
     }
-    else if (is_flag(key, "C", "chain"))
-        r->flags |= RW_RF_CHAIN;
     else if (is_flag(key, "CO", "cookie")) {
         const rw_tpl_t *t;
         if (val) {
@@ -574,8 +628,6 @@ static const char *rule_flag(apr_pool_t *p, const char *key, const char *val,
                 return err;
         }
     }
-    else if (is_flag(key, "END", NULL))
-        r->flags |= RW_RF_END;
     else if (is_flag(key, "F", "forbidden")) {
         r->flags |= RW_RF_STATUS;
         r->status = HTTP_FORBIDDEN;
@@ -588,29 +640,11 @@ static const char *rule_flag(apr_pool_t *p, const char *key, const char *val,
         if ((err = tpl_or_null(p, val, &r->handler_tpl)))
             return err;
     }
-    else if (is_flag(key, "L", "last"))
-        r->flags |= RW_RF_LAST;
     else if (is_flag(key, "N", "next")) {
         r->flags |= RW_RF_NEXT;
         if (val && *val)
             r->maxrounds = atoi(val);
     }
-    else if (is_flag(key, "NC", "nocase"))
-        r->flags |= RW_RF_NOCASE;
-    else if (is_flag(key, "NE", "noescape"))
-        r->flags |= RW_RF_NOESCAPE;
-    else if (is_flag(key, "NS", "nosubreq"))
-        r->flags |= RW_RF_NOSUBREQ;
-    else if (is_flag(key, "P", "proxy"))
-        r->flags |= RW_RF_PROXY;
-    else if (is_flag(key, "PT", "passthrough"))
-        r->flags |= RW_RF_PASSTHROUGH;
-    else if (is_flag(key, "QSA", "qsappend"))
-        r->flags |= RW_RF_QSAPPEND;
-    else if (is_flag(key, "QSD", "qsdiscard"))
-        r->flags |= RW_RF_QSDISCARD;
-    else if (is_flag(key, "QSL", "qslast"))
-        r->flags |= RW_RF_QSLAST;
     else if (is_flag(key, "R", "redirect")) {
         /* R without a code keeps one set before (F, G, R=...); an answer
          * status set before is not undone by a later redirect code */
@@ -640,12 +674,6 @@ static const char *rule_flag(apr_pool_t *p, const char *key, const char *val,
         if ((err = tpl_or_null(p, val, &r->type_tpl)))
             return err;
     }
-    else if (is_flag(key, "UNC", NULL))
-        r->flags |= RW_RF_UNC;
-    else if (is_flag(key, "UnsafeAllow3F", NULL))
-        r->flags |= RW_RF_UNSAFE_3F;
-    else if (is_flag(key, "UnsafePrefixStat", NULL))
-        r->flags |= RW_RF_UNSAFE_PREFIX;
     else
         return apr_psprintf(p, "unknown flag '%s'", key);
     return NULL;
@@ -660,16 +688,14 @@ const char *rw_parse_rule_flags(apr_pool_t *p, const char *flags,
 static const char *cond_flag(apr_pool_t *p, const char *key, const char *val,
                              void *data)
 {
+    static const bit_flag_t bits[] = {
+        { "NC", "nocase", RW_CF_NOCASE },
+        { "OR", "ornext", RW_CF_ORNEXT },
+        { "NV", "novary", RW_CF_NOVARY },
+    };
     rw_cond_t *c = data;
 
-    (void)val;
-    if (is_flag(key, "NC", "nocase"))
-        c->flags |= RW_CF_NOCASE;
-    else if (is_flag(key, "OR", "ornext"))
-        c->flags |= RW_CF_ORNEXT;
-    else if (is_flag(key, "NV", "novary"))
-        c->flags |= RW_CF_NOVARY;
-    else
+    if (!set_bit_flag(bits, sizeof(bits) / sizeof(bits[0]), key, &c->flags))
         return apr_psprintf(p, "unknown flag '%s'", key);
     return NULL;
 }
@@ -686,14 +712,24 @@ const char *rw_parse_cond_flags(apr_pool_t *p, const char *flags,
 const char *rw_parse_cond_pattern(apr_pool_t *p, const char *pat,
                                   rw_cond_t *c)
 {
-    static const struct { const char *op; rw_cond_kind_t kind; } ops[] = {
-        { "-eq", RW_COND_INT_EQ }, { "-ge", RW_COND_INT_GE },
-        { "-gt", RW_COND_INT_GT }, { "-le", RW_COND_INT_LE },
-        { "-lt", RW_COND_INT_LT }, { "-ne", RW_COND_INT_NE },
-        { "<=", RW_COND_STR_LE }, { ">=", RW_COND_STR_GE },
-        { "<", RW_COND_STR_LT }, { ">", RW_COND_STR_GT },
-        { "=", RW_COND_STR_EQ },
+#define LT RW_CMP_LESS
+#define EQ RW_CMP_EQUAL
+#define GT RW_CMP_MORE
+    static const struct {
+        const char *op;
+        rw_cond_kind_t kind;
+        unsigned accept;
+    } ops[] = {
+        { "-eq", RW_COND_INT_EQ, EQ }, { "-ge", RW_COND_INT_GE, GT | EQ },
+        { "-gt", RW_COND_INT_GT, GT }, { "-le", RW_COND_INT_LE, LT | EQ },
+        { "-lt", RW_COND_INT_LT, LT }, { "-ne", RW_COND_INT_NE, LT | GT },
+        { "<=", RW_COND_STR_LE, LT | EQ }, { ">=", RW_COND_STR_GE, GT | EQ },
+        { "<", RW_COND_STR_LT, LT }, { ">", RW_COND_STR_GT, GT },
+        { "=", RW_COND_STR_EQ, EQ },
     };
+#undef LT
+#undef EQ
+#undef GT
     static const struct { char letter; rw_cond_kind_t kind; } tests[] = {
         { 'f', RW_COND_FILE }, { 's', RW_COND_FILE_SIZE },
         { 'd', RW_COND_DIR }, { 'l', RW_COND_LINK }, { 'L', RW_COND_LINK },
@@ -719,6 +755,10 @@ const char *rw_parse_cond_pattern(apr_pool_t *p, const char *pat,
             c->operand = pat + n;
             if (c->kind == RW_COND_STR_EQ && !strcmp(c->operand, "\"\""))
                 c->operand = "";
+            c->oplen = strlen(c->operand);
+            /* an int, as the stock module reads it */
+            c->opint = (int)strtol(c->operand, NULL, 10);
+            c->accept = ops[i].accept;
             return NULL;
         }
     }
@@ -862,33 +902,47 @@ static void context_lists(cmd_parms *cmd, void *dconf,
  * other sites nothing:
  *  - it is bounded in bytes (RW_HTCACHE_BYTES, 8 MiB a process), and the
  *    least recently used lines are evicted to make room; a line costing
- *    more than 1/16 of that is compiled per request and not kept;
- *  - the hash is SipHash-2-4 keyed with a random seed drawn at startup,
- *    so lines cannot be made to collide;
+ *    more than 1/16 of that is not kept;
+ *  - the hash is SipHash-1-3 (the variant Rust and Python use for their
+ *    hash tables: half the rounds of SipHash-2-4, the same construction)
+ *    keyed with a random seed drawn at startup, so lines cannot be made
+ *    to collide;
  *  - lines are compiled outside the lock, which only guards the hash, the
  *    LRU list and the reference counts (a few pointer moves).
- * Each entry lives in its own pool and is freed when it is evicted and no
- * request uses it any more (requests hold a reference until their pool
- * goes away).  An edited .htaccess has new lines, hence new keys: it takes
+ * The lines a request compiles go into one pool, its batch (a pool per
+ * line would take an 8 KiB node each: a site's .htaccess would cost
+ * several times its size in every process).  A batch is freed when none
+ * of its lines is in the cache any more and no request uses one (requests
+ * hold a reference until their pool goes away); until then everything
+ * compiled into it counts against the budget, lines evicted or replaced
+ * included.  An edited .htaccess has new lines, hence new keys: it takes
  * effect on the next request, and the old lines age out. */
 #ifndef RW_HTCACHE_BYTES
 #define RW_HTCACHE_BYTES (8u << 20)
 #endif
-/* APR pools take memory in 8 KiB nodes: an entry costs at least one */
+/* APR pools take memory in 8 KiB nodes: a batch costs at least one */
 #define RW_HTCACHE_NODE 8192u
+/* the request pool's note of the batch it compiles into */
+#define RW_HTBATCH_KEY "rewrite-htcache-batch"
 
 typedef struct line_cache_t line_cache_t;
+typedef struct htbatch_t htbatch_t;
 typedef struct htentry_t htentry_t;
+
+struct htbatch_t {
+    line_cache_t *cache;
+    apr_pool_t *pool;           /* holds the batch itself and its lines */
+    apr_size_t bytes;           /* charged to the budget until freed */
+    int refs;                   /* its entries in the cache + requests */
+    htbatch_t *next;            /* victims list (lock released) */
+};
+
 struct htentry_t {
-    line_cache_t *cache;        /* the cache it belongs to */
+    htbatch_t *batch;           /* where key and compiled line live */
     htentry_t *prev, *next;     /* LRU list, most recent first */
-    apr_pool_t *pool;           /* own pool: key, compiled line, regex */
-    apr_hash_t *table;          /* the table it is (or was) in */
+    apr_hash_t *table;          /* the table it is in */
     const char *line;           /* the key */
     void *data;                 /* rw_rule_t (conds not attached) or rw_cond_t */
-    apr_size_t cost;            /* bytes charged to the budget */
-    int refs;                   /* requests using data now */
-    int dead;                   /* evicted: freed by the last user */
     int uses;                   /* times looked up */
     int jit;                    /* its regex is JIT-compiled (or being) */
 };
@@ -896,12 +950,12 @@ struct htentry_t {
 struct line_cache_t {
     apr_thread_mutex_t *lock;   /* guards everything below */
     apr_pool_t *pool;           /* the tables */
-    apr_allocator_t *alloc;     /* the entries' pools' (with a mutex) */
+    apr_allocator_t *alloc;     /* the batches' pools' (with a mutex) */
     apr_thread_mutex_t *alloc_lock;
     apr_hash_t *rules;          /* line -> htentry_t of a rw_rule_t */
     apr_hash_t *conds;          /* line -> htentry_t of a rw_cond_t */
     htentry_t *head, *tail;     /* LRU list */
-    apr_size_t bytes;           /* sum of the costs of the entries listed */
+    apr_size_t bytes;           /* sum of the live batches' charges */
     apr_size_t budget;
 };
 
@@ -919,36 +973,46 @@ static uint64_t sip_k0, sip_k1;
         v2 += v1; v1 = ROTL64(v1, 17); v1 ^= v2; v2 = ROTL64(v2, 32); \
     } while (0)
 
-/** SipHash-2-4 of s[0..n) under the key (k0, k1). */
-static uint64_t siphash(uint64_t k0, uint64_t k1, const unsigned char *s,
-                        apr_size_t n)
+/** SipHash-c-d of s[0..n) under the key (k0, k1): c rounds a block, d
+ *  to finish.  One code for both: the unit tests check it with the
+ *  SipHash-2-4 reference vectors, the cache uses 1-3. */
+static APR_INLINE uint64_t siphash_cd(uint64_t k0, uint64_t k1,
+                                      const unsigned char *s, apr_size_t n,
+                                      int c, int d)
 {
     uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
     uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
     uint64_t b = (uint64_t)n << 56, m;
     apr_size_t i, left = n & 7;
-    int j;
+    int j, r;
 
     for (i = 0; i + 8 <= n; i += 8) {
-        for (m = 0, j = 7; j >= 0; --j)
-            m = (m << 8) | s[i + j];
+        /* the block read as a little-endian word: one load */
+        memcpy(&m, s + i, sizeof(m));
+#if APR_IS_BIGENDIAN
+        m = __builtin_bswap64(m);
+#endif
         v3 ^= m;
-        SIPROUND;
-        SIPROUND;
+        for (r = 0; r < c; ++r)
+            SIPROUND;
         v0 ^= m;
     }
     for (j = (int)left - 1; j >= 0; --j)
-        b |= (uint64_t)s[i + j] << (8 * j);
+        b |= (uint64_t)s[i + (apr_size_t)j] << (8 * j);
     v3 ^= b;
-    SIPROUND;
-    SIPROUND;
+    for (r = 0; r < c; ++r)
+        SIPROUND;
     v0 ^= b;
     v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
+    for (r = 0; r < d; ++r)
+        SIPROUND;
     return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static uint64_t siphash13(uint64_t k0, uint64_t k1, const unsigned char *s,
+                          apr_size_t n)
+{
+    return siphash_cd(k0, k1, s, n, 1, 3);
 }
 
 /* apr_hash's hash function: SipHash under the process's random key. */
@@ -956,7 +1020,7 @@ static unsigned int line_hash(const char *key, apr_ssize_t *klen)
 {
     if (*klen == APR_HASH_KEY_STRING)
         *klen = (apr_ssize_t)strlen(key);
-    return (unsigned int)siphash(sip_k0, sip_k1, (const unsigned char *)key,
+    return (unsigned int)siphash13(sip_k0, sip_k1, (const unsigned char *)key,
                                  (apr_size_t)*klen);
 }
 
@@ -984,42 +1048,50 @@ static void lru_push(line_cache_t *c, htentry_t *e)
         c->tail = e;
 }
 
-/* Takes e out of the cache (lock held).  Returns e when nobody uses it
- * (the caller destroys its pool after unlocking), else NULL: the last
- * user frees it. */
-static htentry_t *evict(line_cache_t *c, htentry_t *e)
+/* Drops a reference to b (lock held).  Returns b when that was the last
+ * one (the caller destroys its pool after unlocking), else NULL. */
+static htbatch_t *batch_unref(line_cache_t *c, htbatch_t *b)
+{
+    if (--b->refs > 0)
+        return NULL;
+    c->bytes -= b->bytes;
+    return b;
+}
+
+/* Takes e out of the cache (lock held).  Returns its batch when nobody
+ * holds that any more (to be destroyed after unlocking), else NULL. */
+static htbatch_t *evict(line_cache_t *c, htentry_t *e)
 {
     apr_hash_set(e->table, e->line, APR_HASH_KEY_STRING, NULL);
     lru_unlink(c, e);
-    c->bytes -= e->cost;
-    e->dead = 1;
-    return e->refs ? NULL : e;
+    return batch_unref(c, e->batch);
 }
 
-/* Request pool cleanup: the request no longer uses the entry. */
-static apr_status_t release_entry(void *data)
+/* Request pool cleanup: the request no longer uses the batch. */
+static apr_status_t release_batch(void *data)
 {
-    htentry_t *e = data;
-    int gone;
+    htbatch_t *b = data;
+    line_cache_t *c = b->cache;
+    htbatch_t *gone;
 
-    apr_thread_mutex_lock(e->cache->lock);
-    gone = --e->refs == 0 && e->dead;
-    apr_thread_mutex_unlock(e->cache->lock);
+    apr_thread_mutex_lock(c->lock);
+    gone = batch_unref(c, b);
+    apr_thread_mutex_unlock(c->lock);
     if (gone)
-        apr_pool_destroy(e->pool);
+        apr_pool_destroy(gone->pool);
     return APR_SUCCESS;
 }
 
 /* Cleanup of the tables' pool (a child of the config pool): frees the
- * entries (no request is running when the configuration goes away). */
+ * batches (no request is running when the configuration goes away). */
 static apr_status_t cache_cleanup(void *data)
 {
     line_cache_t *c = data;
 
     while (c->tail) {
-        htentry_t *e = evict(c, c->tail);
-        if (e)
-            apr_pool_destroy(e->pool);
+        htbatch_t *b = evict(c, c->tail);
+        if (b)
+            apr_pool_destroy(b->pool);
     }
     if (c->alloc)
         apr_allocator_destroy(c->alloc);
@@ -1050,8 +1122,8 @@ void rw_parse_init(apr_pool_t *pconf)
     if (apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, pconf) ||
         apr_pool_create(&c->pool, pconf))
         return;
-    /* the entries' pools share one allocator, which keeps the memory of
-     * evicted entries for the next ones (up to the budget) instead of
+    /* the batches' pools share one allocator, which keeps the memory of
+     * freed batches for the next ones (up to the budget) instead of
      * handing it back to malloc: a cache that churns does not scatter
      * free blocks over the threads' malloc arenas */
     if (apr_allocator_create(&c->alloc) ||
@@ -1081,22 +1153,28 @@ static apr_size_t regex_bytes(const rw_regex_t *re)
     return code + jit;
 }
 
-/* What an entry costs: its pool (the compiled line takes about six times
- * the line: words, pattern, template pieces, literal prefilter, plus the
- * structures), in whole 8 KiB nodes, and the regex code outside it. */
-static apr_size_t entry_cost(const char *line, int conds, const void *data)
+/* What a compiled line costs: its share of the batch's pool (the
+ * compiled line takes about six times the line: words, pattern, template
+ * pieces, literal prefilter, plus the structures) and the regex code
+ * outside it; data NULL for a line that did not compile. */
+static apr_size_t line_cost(const char *line, int conds, const void *data)
 {
-    apr_size_t pool = sizeof(htentry_t) + 6 * strlen(line) + 1024;
-    const rw_regex_t *re = conds ? ((const rw_cond_t *)data)->re
-                                 : ((const rw_rule_t *)data)->re;
+    apr_size_t cost = sizeof(htentry_t) + 6 * strlen(line) + 1024;
 
-    pool = (pool + RW_HTCACHE_NODE - 1) / RW_HTCACHE_NODE * RW_HTCACHE_NODE;
-    return pool + regex_bytes(re);
+    if (data)
+        cost += regex_bytes(conds ? ((const rw_cond_t *)data)->re
+                                  : ((const rw_rule_t *)data)->re);
+    return cost;
 }
 
-static int in_htaccess(cmd_parms *cmd)
+/* A directive read from an .htaccess file: cmd->override holds that
+ * directory's AllowOverride bits there, while in *.conf it always has
+ * ACCESS_CONF (inside a section) or RSRC_CONF (outside).  The same answer
+ * as ap_check_cmd_context(cmd, NOT_IN_HTACCESS), without building its
+ * error message for every .htaccess line of every request. */
+static int in_htaccess(const cmd_parms *cmd)
 {
-    return ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL;
+    return !(cmd->override & (ACCESS_CONF | RSRC_CONF));
 }
 
 /* Comparisons NC does not apply to: integers, file tests, expr. */
@@ -1120,9 +1198,10 @@ static const char *compile_cond(apr_pool_t *p, const char *line,
         return apr_pstrcat(p, "RewriteCond: ", err, NULL);
     if ((err = rw_parse_template(p, a1, &c->input)))
         return apr_pstrcat(p, "RewriteCond: ", err, NULL);
-    if (rw_parse_cond_pattern(p, a2, c))
+    /* the stock module's wording, then PCRE2's reason */
+    if ((err = rw_parse_cond_pattern(p, a2, c)))
         return apr_pstrcat(p, "RewriteCond: cannot compile regular "
-                           "expression '", c->pattern, "'", NULL);
+                           "expression '", c->pattern, "' (", err, ")", NULL);
     return NULL;
 }
 
@@ -1146,9 +1225,9 @@ static const char *compile_rule(apr_pool_t *p, const char *line,
         ++a1;
     }
     r->pattern = a1;
-    if (rw_regex_compile(p, a1, r->flags & RW_RF_NOCASE, &r->re))
+    if ((err = rw_regex_compile(p, a1, r->flags & RW_RF_NOCASE, &r->re)))
         return apr_pstrcat(p, "RewriteRule: cannot compile regular "
-                           "expression '", a1, "'", NULL);
+                           "expression '", a1, "' (", err, ")", NULL);
     /* a trailing '?' only says "drop the query string" */
     n = strlen(a2);
     if (n > 1 && a2[n - 1] == '?' && a2[n - 2] != '\\' &&
@@ -1157,6 +1236,8 @@ static const char *compile_rule(apr_pool_t *p, const char *line,
         r->flags |= RW_RF_QSNONE;
     }
     r->output = a2;
+    if (a2[0] == '/' && a2[1] == '/')
+        r->flags |= RW_RF_OUT_DSLASH;
     if (strcmp(a2, "-") != 0 && (err = rw_parse_template(p, a2, &r->subst)))
         return apr_pstrcat(p, "RewriteRule: ", err, NULL);
     return NULL;
@@ -1164,12 +1245,14 @@ static const char *compile_rule(apr_pool_t *p, const char *line,
 
 /* Evicts least recently used entries (lock held) until the cache is
  * within its budget, sparing the most recent one (just added); returns
- * those nobody uses, chained on next and prepended to victims, for
- * free_victims() after unlocking. */
-static htentry_t *shrink(line_cache_t *c, htentry_t *victims)
+ * the batches nobody holds any more, chained on next and prepended to
+ * victims, for free_victims() after unlocking.  Bytes go down when a
+ * batch goes: lines of a batch in use by a running request stay charged
+ * until it ends. */
+static htbatch_t *shrink(line_cache_t *c, htbatch_t *victims)
 {
     while (c->bytes > c->budget && c->tail && c->tail != c->head) {
-        htentry_t *v = evict(c, c->tail);
+        htbatch_t *v = evict(c, c->tail);
         if (v) {
             v->next = victims;
             victims = v;
@@ -1178,10 +1261,10 @@ static htentry_t *shrink(line_cache_t *c, htentry_t *victims)
     return victims;
 }
 
-static void free_victims(htentry_t *victims)
+static void free_victims(htbatch_t *victims)
 {
     while (victims) {
-        htentry_t *v = victims;
+        htbatch_t *v = victims;
         victims = v->next;
         apr_pool_destroy(v->pool);
     }
@@ -1193,47 +1276,79 @@ static rw_regex_t *data_regex(int conds, void *data)
     return conds ? ((rw_cond_t *)data)->re : ((rw_rule_t *)data)->re;
 }
 
-/* Compiles line with fn into a new entry of its own pool (no lock
- * needed: nobody else sees it yet); JIT-compiles its regex when jit.
- * NULL on error, with *err in p. */
-static htentry_t *entry_new(line_cache_t *c, apr_hash_t *table, int conds,
+/* The batch this request compiles into, made on its first miss: the
+ * request holds a reference to it until its pool goes away.  Only this
+ * request allocates from it (others only read the lines it published).
+ * NULL when no pool can be made. */
+static htbatch_t *request_batch(line_cache_t *c, apr_pool_t *rp)
+{
+    void *v = NULL;
+    apr_pool_t *bp;
+    htbatch_t *b;
+
+    apr_pool_userdata_get(&v, RW_HTBATCH_KEY, rp);
+    if (v)
+        return v;
+    if (apr_pool_create_unmanaged_ex(&bp, NULL, c->alloc) != APR_SUCCESS)
+        return NULL;
+    b = apr_pcalloc(bp, sizeof(*b));
+    b->cache = c;
+    b->pool = bp;
+    b->refs = 1;
+    apr_thread_mutex_lock(c->lock);
+    b->bytes = RW_HTCACHE_NODE;
+    c->bytes += b->bytes;
+    apr_thread_mutex_unlock(c->lock);
+    apr_pool_userdata_setn(b, RW_HTBATCH_KEY, NULL, rp);
+    apr_pool_cleanup_register(rp, b, release_batch, apr_pool_cleanup_null);
+    return b;
+}
+
+/* Compiles line with fn into a new entry of batch b (no lock needed:
+ * nobody else sees it yet, and only this request allocates from b);
+ * JIT-compiles its regex when jit.  *cost: what it charges to the
+ * budget.  NULL on error, with *err in p. */
+static htentry_t *entry_new(htbatch_t *b, apr_hash_t *table, int conds,
                             const char *line, size_t size, int jit,
                             const char *(*fn)(apr_pool_t *, const char *,
                                               void *),
-                            apr_pool_t *p, const char **err)
+                            apr_pool_t *p, apr_size_t *cost,
+                            const char **err)
 {
-    apr_pool_t *ep;
-    htentry_t *e;
+    htentry_t *e = apr_pcalloc(b->pool, sizeof(*e));
 
-    *err = NULL;
-    if (apr_pool_create_unmanaged_ex(&ep, NULL, c->alloc) != APR_SUCCESS)
-        return NULL;
-    e = apr_pcalloc(ep, sizeof(*e));
-    e->cache = c;
-    e->pool = ep;
+    e->batch = b;
+    e->uses = 1;                /* the compiling request's use */
     e->table = table;
-    e->line = apr_pstrdup(ep, line);
-    e->data = apr_palloc(ep, size);
-    if ((*err = fn(ep, e->line, e->data))) {
+    e->line = apr_pstrdup(b->pool, line);
+    e->data = apr_palloc(b->pool, size);
+    if ((*err = fn(b->pool, e->line, e->data))) {
         *err = apr_pstrdup(p, *err);
-        apr_pool_destroy(ep);
+        *cost = line_cost(line, conds, NULL);
         return NULL;
     }
     if (jit) {
         rw_regex_jit(data_regex(conds, e->data));
         e->jit = 1;
     }
-    e->cost = entry_cost(line, conds, e->data);
+    *cost = line_cost(line, conds, e->data);
     return e;
 }
 
+/* Charges cost to b (lock held). */
+static void charge(line_cache_t *c, htbatch_t *b, apr_size_t cost)
+{
+    b->bytes += cost;
+    c->bytes += cost;
+}
+
 /* Compiles line into *out (size bytes) with fn: from the cache in an
- * .htaccess (the request holds a reference to the entry until its pool
- * goes away), from the config pool elsewhere.  Errors are not cached.
- * A line is first compiled without JIT (a line seen once, as a hostile
- * .htaccess that changes on every request makes them, costs what it
- * costs the stock module); on its second use it is compiled again with
- * JIT, outside the lock, and the new entry replaces the old one. */
+ * .htaccess (the request holds a reference to the entry's batch until
+ * its pool goes away), from the config pool elsewhere.  Errors are not
+ * cached.  A line is first compiled without JIT (a line seen once, as a
+ * hostile .htaccess that changes on every request makes them, costs what
+ * it costs the stock module); on its second use it is compiled again
+ * with JIT, outside the lock, and the new entry replaces the old one. */
 static const char *compile_cached(cmd_parms *cmd, int conds,
                                   const char *line, void *out, size_t size,
                                   const char *(*fn)(apr_pool_t *,
@@ -1242,8 +1357,10 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
     line_cache_t *c = cache;
     const char *err;
     apr_hash_t *table;
-    htentry_t *e, *old, *victims = NULL;
-    int promote = 0;
+    htentry_t *e, *n, *old;
+    htbatch_t *b, *victims = NULL;
+    apr_size_t cost;
+    int promote = 0, held = 0;
 
     if (!c || !in_htaccess(cmd)) {
         if ((err = fn(cmd->pool, line, out)))
@@ -1259,7 +1376,7 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
             lru_unlink(c, e);
             lru_push(c, e);
         }
-        ++e->refs;
+        ++e->batch->refs;
         if (++e->uses >= 2 && !e->jit) {
             e->jit = 1;                 /* one thread does it */
             promote = 1;
@@ -1267,65 +1384,66 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
     }
     apr_thread_mutex_unlock(c->lock);
 
-    if (e && promote) {
-        /* used again: worth JIT code; this request keeps the old entry */
-        htentry_t *n = entry_new(c, table, conds, line, size, 1, fn,
-                                 cmd->pool, &err);
-        if (n) {
+    if (e) {
+        /* this request reads e until its pool goes */
+        memcpy(out, e->data, size);
+        apr_pool_cleanup_register(cmd->pool, e->batch, release_batch,
+                                  apr_pool_cleanup_null);
+        /* used again: worth JIT code for the next requests */
+        if (promote && (b = request_batch(c, cmd->pool)) &&
+            (n = entry_new(b, table, conds, line, size, 1, fn, cmd->pool,
+                           &cost, &err))) {
             n->uses = e->uses;
             apr_thread_mutex_lock(c->lock);
-            if (!e->dead && n->cost <= c->budget / 16) {
-                htentry_t *v = evict(c, e);  /* we hold a ref: not freed */
-                (void)v;
+            charge(c, b, cost);
+            if (apr_hash_get(table, line, APR_HASH_KEY_STRING) == e &&
+                cost <= c->budget / 16) {
+                victims = evict(c, e);
                 apr_hash_set(table, n->line, APR_HASH_KEY_STRING, n);
                 lru_push(c, n);
-                c->bytes += n->cost;
-                victims = shrink(c, NULL);
-                n = NULL;
+                ++b->refs;
+                victims = shrink(c, victims);
             }
             apr_thread_mutex_unlock(c->lock);
-            if (n)
-                apr_pool_destroy(n->pool);
             free_victims(victims);
-            victims = NULL;
+        }
+        return NULL;
+    }
+
+    /* a miss: compile into the request's batch, without the lock; a
+     * line too long to be kept, into the request's own pool */
+    if (line_cost(line, conds, NULL) > c->budget / 16 ||
+        !(b = request_batch(c, cmd->pool)))
+        return fn(cmd->pool, line, out);
+    e = entry_new(b, table, conds, line, size, 0, fn, cmd->pool, &cost,
+                  &err);
+    apr_thread_mutex_lock(c->lock);
+    charge(c, b, cost);
+    if (e && cost <= c->budget / 16) {
+        old = apr_hash_get(table, line, APR_HASH_KEY_STRING);
+        if (old) {
+            /* another thread was quicker: use its entry (ours stays in
+             * our batch, charged, until that goes) */
+            ++old->batch->refs;
+            held = 1;
+            e = old;
+        }
+        else {
+            apr_hash_set(table, e->line, APR_HASH_KEY_STRING, e);
+            lru_push(c, e);
+            ++b->refs;
         }
     }
-    if (e)
-        goto use;
-
-    /* a miss: compile into a pool of its own, without the lock */
-    e = entry_new(c, table, conds, line, size, 0, fn, cmd->pool, &err);
-    if (!e)
-        return err ? err : fn(cmd->pool, line, out);
-    e->refs = 1;
-    e->uses = 1;
-    if (e->cost > c->budget / 16) {
-        /* too big to keep: this request's only */
-        e->dead = 1;
-        goto use;
-    }
-    apr_thread_mutex_lock(c->lock);
-    old = apr_hash_get(table, line, APR_HASH_KEY_STRING);
-    if (old) {
-        /* another thread was quicker: use its entry, drop ours */
-        ++old->refs;
-        e->refs = 0;
-        victims = e;
-        e = old;
-    }
-    else {
-        apr_hash_set(table, e->line, APR_HASH_KEY_STRING, e);
-        lru_push(c, e);
-        c->bytes += e->cost;
-    }
-    victims = shrink(c, victims);
+    /* else an error, or too big to keep: this request's only */
+    victims = shrink(c, NULL);
     apr_thread_mutex_unlock(c->lock);
     free_victims(victims);
-
-use:
+    if (!e)
+        return err;
     memcpy(out, e->data, size);
-    apr_pool_cleanup_register(cmd->pool, e, release_entry,
-                              apr_pool_cleanup_null);
+    if (held)
+        apr_pool_cleanup_register(cmd->pool, e->batch, release_batch,
+                                  apr_pool_cleanup_null);
     return NULL;
 }
 
@@ -1345,10 +1463,12 @@ static const char *cmd_cond_expr(cmd_parms *cmd, const char *line,
                                  rw_cond_t *c)
 {
     char *a1, *a2, *a3;
-    int flags;
+    unsigned int flags;
     const char *err, *experr = NULL;
 
-    rw_split_args(cmd->pool, line, &a1, &a2, &a3);
+    if (rw_split_args(cmd->pool, line, &a1, &a2, &a3))
+        return apr_pstrcat(cmd->pool, "RewriteCond: bad argument line '",
+                           line, "'", NULL);
     memset(c, 0, sizeof(*c));
     if (a3 && (err = rw_parse_cond_flags(cmd->pool, a3, c)))
         return apr_pstrcat(cmd->pool, "RewriteCond: ", err, NULL);
@@ -1388,13 +1508,8 @@ const char *rw_cmd_cond(cmd_parms *cmd, void *dconf, const char *line)
 
     context_lists(cmd, dconf, &pending, &rules);
     c = apr_array_push(pending);
-    if (is_expr_line(line)) {
-        char *a1, *a2, *a3;
-        if (rw_split_args(cmd->pool, line, &a1, &a2, &a3))
-            return apr_pstrcat(cmd->pool, "RewriteCond: bad argument line '",
-                               line, "'", NULL);
+    if (is_expr_line(line))
         return cmd_cond_expr(cmd, line, c);
-    }
     if ((err = compile_cached(cmd, 1, line, c, sizeof(*c), cond_fn)))
         return err;
     if ((c->flags & RW_CF_NOCASE) && is_nocase_less(c->kind))
@@ -1420,7 +1535,7 @@ const char *rw_cmd_rule(cmd_parms *cmd, void *dconf, const char *line)
     /* The conditions written above this rule now belong to it. */
     r->nconds = pending->nelts;
     r->conds = (const rw_cond_t *)apr_pmemdup(cmd->pool, pending->elts,
-                                              pending->nelts * sizeof(rw_cond_t));
+                                              (apr_size_t)pending->nelts * sizeof(rw_cond_t));
     apr_array_clear(pending);
     return NULL;
 }
@@ -1430,38 +1545,12 @@ const char *rw_cmd_map(cmd_parms *cmd, void *dconf, const char *a1,
 {
     rw_server_conf_t *sc = ap_get_module_config(cmd->server->module_config,
                                                 &rewrite_module);
-    static const char *types[] = { "txt", "rnd", "dbm", "prg", "int", "dbd",
-                                   "fastdbd" };
-    const rw_map_type_t *type = NULL;
-    const char *src = a2;
     rw_map_t *map;
-    apr_size_t i;
+    const char *err;
 
-    (void)dconf;
-    for (i = 0; i < sizeof(types) / sizeof(types[0]); ++i) {
-        apr_size_t n = strlen(types[i]);
-        if (!strncasecmp(a2, types[i], n) &&
-            (a2[n] == ':' || (i == 2 && a2[n] == '='))) {
-            type = rw_map_type_find(types[i]);
-            src = a2 + n + (a2[n] == ':');
-            break;
-        }
-    }
-    if (!type && !strncasecmp(a2, "dbm", 3))
-        return apr_pstrcat(cmd->pool, "RewriteMap: bad map:", a2, NULL);
-    if (!type) {            /* no known prefix: a text file, as stock does */
-        type = rw_map_type_find("txt");
-        src = a2;
-    }
-    map = apr_pcalloc(cmd->pool, sizeof(*map));
-    map->name = a1;
-    map->type = type;
-    map->options = a3;
-    if (type->configure) {
-        const char *err = type->configure(cmd, map, src, a3);
-        if (err)
-            return err;
-    }
+    err = rw_map_define(cmd, a1, a2, a3, &map);
+    if (err)
+        return err;
     apr_hash_set(sc->maps, a1, APR_HASH_KEY_STRING, map);
     return NULL;
 }

@@ -206,8 +206,10 @@ static apr_status_t entries_at(const rw_txtindex_t *ix, apr_size_t start,
         return APR_SUCCESS;
     }
     got = pread(ix->fd, buf, want, (off_t)(start * sizeof(*buf)));
-    if (got < 0)
-        return APR_FROM_OS_ERROR(errno);
+    if (got < 0) {  /* never APR_SUCCESS: the callers would read *out */
+        int err = errno;
+        return err ? APR_FROM_OS_ERROR(err) : APR_EGENERAL;
+    }
     if ((apr_size_t)got != want)
         return APR_EOF;
     *out = buf;
@@ -310,26 +312,24 @@ static apr_status_t close_fd(void *data)
  * the children: memfd on Linux, else an unlinked temporary file. */
 static int anonymous_file(apr_pool_t *p)
 {
+    const char *dir = NULL;
+    char *path;
+    int fd;
+
 #ifdef MFD_CLOEXEC
-    int fd = memfd_create("rewrite-txt-index", MFD_CLOEXEC);
+    fd = memfd_create("rewrite-txt-index", MFD_CLOEXEC);
     if (fd >= 0 || errno != ENOSYS)
         return fd;
 #endif
-    {
-        const char *dir = NULL;
-        char *path;
-        int fd;
-
-        if (apr_temp_dir_get(&dir, p) != APR_SUCCESS)
-            dir = "/tmp";
-        path = apr_pstrcat(p, dir, "/rewrite-txt-index-XXXXXX", NULL);
-        fd = mkstemp(path);
-        if (fd >= 0) {
-            unlink(path);
-            fcntl(fd, F_SETFD, FD_CLOEXEC);
-        }
-        return fd;
+    if (apr_temp_dir_get(&dir, p) != APR_SUCCESS)
+        dir = "/tmp";
+    path = apr_pstrcat(p, dir, "/rewrite-txt-index-XXXXXX", NULL);
+    fd = mkstemp(path);
+    if (fd >= 0) {
+        unlink(path);
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
+    return fd;
 }
 
 apr_status_t rw_txtindex_build_shared(rw_txtindex_t *ix, apr_file_t *f,

@@ -230,7 +230,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             touch(a3);
         if ((mode & 64) && !rw_cmd_map(&cmd, dconf, a1, a2, a3)) {
             rw_map_t *m = apr_hash_get(sc->maps, a1, APR_HASH_KEY_STRING);
-            FZ_CHECK(m && m->type, "RewriteMap entry");
+            FZ_CHECK(m && m->backend, "RewriteMap entry");
         }
     }
     else

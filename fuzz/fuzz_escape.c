@@ -2,7 +2,7 @@
  *
  * fuzz_escape: URL escaping and unescaping and query-string handling of
  * rewrite_exec.c (included, for its static functions) and the
- * int:unescape map of rewrite_map.c.
+ * int:unescape map (rewrite_map_int.c).
  *
  * Input: two mode bytes, then 5 pieces (fuzz_common.h):
  *   mode1 bit 0: [BNP]      bit 1: [BCTLS]
@@ -113,7 +113,7 @@ static void check_escape_uri(request_rec *r, const rw_map_t *unesc,
     }
     back = decode(r->pool, out, 0);
     FZ_CHECK(back && !strcmp(back, uri), "escape_uri does not decode");
-    back = rw_map_lookup(r, unesc, out);
+    back = rw_map_lookup_log(r, unesc, out, NULL, NULL);
     FZ_CHECK(back && !strcmp(back, uri), "int:unescape of escape_uri");
 }
 
@@ -158,13 +158,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cmd.pool = p;
     cmd.temp_pool = p;
     cmd.server = s;
-    unesc = apr_pcalloc(p, sizeof(*unesc));
-    unesc->name = "unesc";
-    unesc->type = rw_map_type_find("int");
-    if (!unesc->type || unesc->type->configure(&cmd, unesc, "unescape", NULL))
+    if (rw_map_define(&cmd, "unesc", "int:unescape", NULL, &unesc))
         abort();
     check_escape_uri(r, unesc, piece[3]);
-    (void)rw_map_lookup(r, unesc, piece[3]);        /* raw %xx too */
+    (void)rw_map_lookup_log(r, unesc, piece[3], NULL, NULL); /* raw %xx too */
     FZ_CHECK(has_ctl_or_space(piece[3]) ==
              (strpbrk(piece[3], " \x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a"
                       "\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16"

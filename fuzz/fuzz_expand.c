@@ -197,15 +197,14 @@ static void add_int_map(apr_pool_t *p, server_rec *s, rw_server_conf_t *sc,
                         const char *name, const char *type, const char *src)
 {
     cmd_parms cmd;
-    rw_map_t *map = apr_pcalloc(p, sizeof(*map));
+    rw_map_t *map = NULL;
 
     memset(&cmd, 0, sizeof(cmd));
     cmd.pool = p;
     cmd.temp_pool = p;
     cmd.server = s;
-    map->name = name;
-    map->type = rw_map_type_find(type);
-    if (!map->type || map->type->configure(&cmd, map, src, NULL))
+    if (rw_map_define(&cmd, name, apr_pstrcat(p, type, ":", src, NULL), NULL,
+                      &map))
         abort();        /* the set-up, not the code under test */
     apr_hash_set(sc->maps, name, APR_HASH_KEY_STRING, map);
 }

@@ -1,11 +1,10 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
- * fuzz_txtmap: the txt (and rnd) map reader of rewrite_map.c on
- * arbitrary map files.  The reader (txt_load, txt_parse) is static and
- * is reached the way the server reaches it: the input is written to a
- * file, a map is configured on it (file_configure) and looked up
- * (txt_value through rw_map_lookup_log); rewrite_map.c is included for
- * direct access to its types.
+ * fuzz_txtmap: the txt (and rnd) map back end (rewrite_map_txt.c and
+ * its index, rewrite_txtindex.c) on arbitrary map files, reached the
+ * way the server reaches it: the input is written to a file, a map is
+ * defined on it (rw_map_define: "txt:FILE") and looked up
+ * (rw_map_lookup_log).
  *
  * Input: a mode byte, a key length byte, the key, then the map file:
  *   mode  bit 0: look up through an rnd map on the same file as well
@@ -27,7 +26,9 @@
  */
 #include <unistd.h>
 
-#include "../rewrite_map.c"
+#include "apr_strings.h"
+
+#include "rewrite.h"
 
 #include "fuzz_common.h"
 #include "fuzz_check.h"
@@ -69,17 +70,15 @@ static int fz_space(char c)
 static rw_map_t *make_map(apr_pool_t *p, server_rec *s, const char *type)
 {
     cmd_parms cmd;
-    rw_map_t *map = apr_pcalloc(p, sizeof(*map));
+    rw_map_t *map = NULL;
     const char *err;
 
     memset(&cmd, 0, sizeof(cmd));
     cmd.pool = p;
     cmd.temp_pool = p;
     cmd.server = s;
-    map->name = "m";
-    map->type = rw_map_type_find(type);
-    FZ_CHECK(map->type != NULL, type);
-    err = map->type->configure(&cmd, map, map_path, NULL);
+    err = rw_map_define(&cmd, "m", apr_pstrcat(p, type, ":", map_path, NULL),
+                        NULL, &map);
     if (err) {
         fprintf(stderr, "%s\n", err);
         abort();        /* the file exists: the set-up failed */

@@ -1,6 +1,6 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
- * httpd symbols that rewrite_map.c references but t/unit/stubs.c does
+ * httpd symbols that the map files reference but t/unit/stubs.c does
  * not (yet) define.  They are weak: if stubs.c gains its own versions,
  * those win and the fuzz build still links.  None of them is reached
  * by the fuzz targets except ap_hook_monitor and ap_mutex_register

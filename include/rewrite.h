@@ -1,6 +1,6 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
- * Internal types shared by the four source files of the module.
+ * Internal types shared by the module's source files.
  *
  * Config time (rewrite_parse.c) compiles every directive into the
  * read-only structures below; request time (rewrite_exec.c) only walks
@@ -19,6 +19,11 @@
 #include "ap_expr.h"
 
 #include "mod_rewrite.h"
+
+/* The tag of a log line of ours (notice or above) that the stock module
+ * does not have: "RW00001: ...", stable, listed in README (Log lines),
+ * so that people can grep for it and look it up, like httpd's AHnnnnn. */
+#define RWLOGNO(n) "RW" #n ": "
 
 /** Back-references available to substitutions: $0..$9 and %0..%9. */
 #define RW_MAX_REFS 10
@@ -53,6 +58,7 @@ typedef struct {
     unsigned lit_rest : 1;  /** the pattern is "^lit(.*)$" with DOTALL: no
                              *  PCRE code, $1 is the rest of the subject */
     unsigned nojit : 1;     /** set in post_config: no JIT (rw_jit_all) */
+    unsigned jitted : 1;    /** JIT code made: pcre2_jit_match applies */
 } rw_regex_t;
 
 /** Hash of s[0..n) (ASCII case folded when nocase), for the prefilter. */
@@ -168,13 +174,22 @@ typedef enum {
 #define RW_CF_ORNEXT  (1u << 1) /* OR */
 #define RW_CF_NOVARY  (1u << 2) /* NV */
 
+/* Outcomes of a comparison condition (rw_cond_t.accept). */
+#define RW_CMP_LESS  1u
+#define RW_CMP_EQUAL 2u
+#define RW_CMP_MORE  4u
+
 typedef struct {
     const rw_tpl_t *input;   /** TestString */
     const char *pattern;     /** CondPattern as written, without '!' */
     const char *operand;     /** comparison operand (after the operator) */
+    apr_size_t oplen;        /** STR_*: its length */
     rw_cond_kind_t kind;
     int negate;              /** pattern started with '!' */
     unsigned flags;          /** RW_CF_* */
+    int opint;               /** INT_*: the operand read as an int */
+    unsigned accept;         /** STR_/INT_: the outcomes that hold, as
+                                 RW_CMP_LESS | RW_CMP_EQUAL | RW_CMP_MORE */
     rw_regex_t *re;          /** REGEX */
     ap_expr_info_t *expr;    /** EXPR */
 } rw_cond_t;
@@ -207,6 +222,7 @@ typedef struct {
 /* The stock module's trace shows this bit's value ("STATOK 4194304"). */
 #define RW_RF_UNSAFE_PREFIX (1u << 22) /* UnsafePrefixStat */
 #define RW_RF_QSNONE       (1u << 23) /* Substitution ended in a lone '?' */
+#define RW_RF_OUT_DSLASH   (1u << 24) /* Substitution written with a leading "//" */
 
 /** E=VAR:VAL, E=VAR, E=!VAR */
 typedef struct {
@@ -240,23 +256,16 @@ typedef struct {
 
 typedef struct rw_map_t rw_map_t;
 
-/** One map back end: a table of functions filled in by rewrite_map.c. */
-typedef struct {
-    const char *name;
-    /** Config time: validate source and options; error string or NULL. */
-    const char *(*configure)(cmd_parms *cmd, rw_map_t *map,
-                             const char *source, const char *options);
-    /** Request time: value for key, or NULL when there is none. */
-    const char *(*lookup)(request_rec *r, const rw_map_t *map,
-                          const char *key);
-} rw_map_type_t;
+/** A map back end (include/rewrite_map_backend.h). */
+typedef struct rw_map_backend_t rw_map_backend_t;
 
 struct rw_map_t {
     const char *name;
-    const rw_map_type_t *type;
-    const char *source;     /** file, program or function name */
-    const char *options;    /** MapTypeOptions or NULL */
-    void *priv;             /** back end's own data */
+    const rw_map_backend_t *backend;
+    void *priv;             /** the back end's own data */
+    /* set by rw_map_post_config */
+    unsigned used : 1;      /** in the maps of some server */
+    unsigned engine_on : 1; /** ... of one whose RewriteEngine is on */
 };
 
 /* ------------------------------------------------------------------ */
@@ -407,31 +416,32 @@ const int *rw_index_candidates(const rw_index_t *ix, apr_pool_t *pool,
 const int *rw_index_always(const rw_index_t *ix, int *n);
 
 /* ------------------------------------------------------------------ */
-/* rewrite_map.c: maps                                                  */
+/* rewrite_map.c: maps (the back ends: rewrite_map_*.c)               */
 
-/** Back end for type name ("txt", "int", ...) or NULL. */
-const rw_map_type_t *rw_map_type_find(const char *name);
-/** Looks up key in map; NULL when not found (caller uses the default). */
-const char *rw_map_lookup(request_rec *r, const rw_map_t *map,
-                          const char *key);
+/** RewriteMap name spec [options]: the map of spec "TYPE:SOURCE" (TYPE
+ *  in any case; "dbm=SUFFIX:SOURCE"; anything else is a txt file) in
+ *  *out; the directive's error message or NULL. */
+const char *rw_map_define(cmd_parms *cmd, const char *name, const char *spec,
+                          const char *options, rw_map_t **out);
 /** Receives the trace lines of one lookup (level 1..8 = trace1..8). */
 typedef void (rw_map_log_fn)(void *baton, int level, const char *msg);
-/** Looks up key in map like rw_map_lookup, writing the stock module's
- *  trace lines for it ("map lookup OK: map=m[txt] key=k -> val=v",
- *  "cache lookup ...", "SQL map lookup ...") through log(baton, ...);
- *  log may be NULL.  NULL means no value (the caller uses the default);
- *  an empty string is a value (int, prg and dbd maps can return one). */
+/** Looks up key in map, writing the stock module's trace lines for it
+ *  ("map lookup OK: map=m[txt] key=k -> val=v", "cache lookup ...",
+ *  "SQL map lookup ...") through log(baton, ...); log may be NULL.
+ *  NULL means no value (the caller uses the default); an empty string
+ *  is a value (int, prg and dbd maps can return one). */
 const char *rw_map_lookup_log(request_rec *r, const rw_map_t *map,
                               const char *key, rw_map_log_fn *log,
                               void *baton);
 /** Registers an int: map function (the public optional function). */
-void rw_map_register_func(char *name, rewrite_mapfunc_t *func);
-/** pre_config: set up the int: function table. */
+void rw_map_register_func(const char *name, rewrite_mapfunc_t *func);
+/** pre_config: the back ends' (int: functions, prg supervision). */
 void rw_map_pre_config(apr_pool_t *p);
-/** post_config: start prg: programs, open what maps need; OK or error. */
+/** post_config: each back end's for the maps the servers use (txt
+ *  indexes, prg programs); OK or an HTTP status. */
 int rw_map_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                        apr_pool_t *ptemp, server_rec *s);
-/** child_init: per-process state of the maps (locks, caches). */
+/** child_init: each back end's (prg locks). */
 void rw_map_child_init(apr_pool_t *p, server_rec *s);
 
 #endif /* RW_REWRITE_H */

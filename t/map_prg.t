@@ -41,9 +41,9 @@ EOF2
     is($st, 302, 'lookup that kills the program answers');
     like($loc, qr/v=DEF$/, 'lookup that kills the program gets the default');
     cmp_ok($secs, '<', 5, 'and does not wait for the timeout of the client');
-    ok($h->wait_log(qr/RewriteMap program \S+map-prg\.pl of map p \(pid $pid1\) died/),
+    ok($h->wait_log(qr/RW00004: mod_rewrite: RewriteMap program \S+map-prg\.pl of map p \(pid $pid1\) died/),
        'death is logged');
-    ok($h->wait_log(qr/RewriteMap program \S+map-prg\.pl of map p restarted \(pid \d+\)/),
+    ok($h->wait_log(qr/RW00006: mod_rewrite: RewriteMap program \S+map-prg\.pl of map p restarted \(pid \d+\)/),
        'restart is logged');
     like($h->log_text, qr/failed for key 'die': it died during the lookup; using the default value/,
          'the lookup logs why it got the default');

@@ -365,7 +365,7 @@ my @sec13 = (
     #     the match limit (catastrophic backtracking) reads as no match, as
     #     in stock, with a warning
     [ rw_sec13 => 'GET /btc/?' . ('a' x 44) . 'b', [], 200, undef, echo('/btc/?' . ('a' x 44) . 'b', 'btc=fallthrough', '/btc/', undef),
-      qr/mod_rewrite: regex match of '\^\(a\|aa\)\+\$' against 45 bytes failed \(PCRE2 error -47: match limit exceeded\): taken as no match/ ],
+      qr/RW00001: mod_rewrite: regex match of '\^\(a\|aa\)\+\$' against 45 bytes failed \(PCRE2 error -47: match limit exceeded\): taken as no match/ ],
     # --- 4. a result longer than 2 x LimitRequestLine ends the request
     [ rw_sec13 => 'GET /grow/ab', [], 500, undef, qr/Internal Server Error/,
       qr/\[rewrite:error\] .* RewriteRule '\^\/grow\/\(\.\*\)\$' and URI '\/grow\/ab' exceeded maximum length \(16380\)$/ ],

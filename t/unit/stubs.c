@@ -231,7 +231,7 @@ AP_DECLARE(void) ap_internal_redirect(const char *new_uri, request_rec *r)
     never("ap_internal_redirect");
 }
 
-/* Used by rewrite_map.c (prg maps) and rewrite_exec.c; never reached by
+/* Used by rewrite_map_prg.c and rewrite_exec.c; never reached by
  * the unit tests except where noted. */
 #include "util_mutex.h"
 #include "ap_mpm.h"

@@ -1,7 +1,9 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
- * Unit tests of rewrite_map.c through its back-end table: type names,
- * txt/rnd files, int: functions, and the configure-time errors.
+ * Unit tests of the maps (rewrite_map.c and its back ends) through
+ * rw_map_define and rw_map_lookup_log: the choice of back end by
+ * RewriteMap's argument, txt/rnd files, dbm files, int: functions, and
+ * the configure-time errors.
  *
  * The expected values are those of the stock module (Debian apache2
  * 2.4.71): `apache2 -t` for the errors, ${map:key|NF} in a redirect for
@@ -9,9 +11,13 @@
  */
 #include <unistd.h>
 
+#include "apr_strings.h"
 #include "apr_file_io.h"
+#include "apr_dbm.h"
 
-#include "../../rewrite_map.c"
+#include "rewrite.h"
+#include "rewrite_map_backend.h"
+#include "http_log.h"
 
 #include "unit.h"
 
@@ -36,37 +42,65 @@ static request_rec *fake_req(void)
     return r;
 }
 
+/* Map m of RewriteMap's second argument spec; the error or NULL. */
+static const char *define(const char *spec, rw_map_t **out)
+{
+    *out = NULL;
+    return rw_map_define(fake_cmd(), "m", spec, NULL, out);
+}
+
 /* A map of type name on source; the configure error or NULL. */
 static const char *make_map(const char *type, const char *source,
                             rw_map_t **out)
 {
-    rw_map_t *map = apr_pcalloc(P, sizeof(*map));
-
-    map->name = "m";
-    map->type = rw_map_type_find(type);
-    *out = map;
-    if (!map->type)
-        return "no such type";
-    return map->type->configure
-        ? map->type->configure(fake_cmd(), map, source, NULL) : NULL;
+    return define(apr_pstrcat(P, type, ":", source, NULL), out);
 }
 
+static const char *lookup(request_rec *r, const rw_map_t *map,
+                          const char *key)
+{
+    return rw_map_lookup_log(r, map, key, NULL, NULL);
+}
+
+/* The back end RewriteMap's argument chooses, and its errors (the unit
+ * stubs make a relative path /tmp/PATH). */
 static void test_types(void)
 {
-    static const char *const known[] = {
-        "txt", "rnd", "int", "dbm", "prg", "dbd", "fastdbd",
+    static const struct { const char *spec, *type, *err; } cases[] = {
+        { "txt:/bin/sh", "txt", NULL },
+        { "TXT:/bin/sh", "txt", NULL },
+        { "Rnd:/bin/sh", "rnd", NULL },
+        { "/bin/sh", "txt", NULL },
+        { "int:toupper", "int", NULL },
+        { "INT:tolower", "int", NULL },
+        { "prg:/bin/cat", "prg", NULL },
+        { "prg:", "prg", NULL },
+        { "dbd:SELECT 1", NULL,
+          "RewriteMap types dbd and fastdbd require mod_dbd!" },
+        { "fastdbd:SELECT 1", NULL,
+          "RewriteMap types dbd and fastdbd require mod_dbd!" },
+        { "dbm", NULL, "RewriteMap: bad map:dbm" },
+        { "DBMx:/x", NULL, "RewriteMap: bad map:DBMx:/x" },
+        { "DBM=sdbm", NULL, "RewriteMap: bad map:dbm=sdbm" },
+        { "dbm=nosuch:/x", NULL, "RewriteMap: dbm type nosuch is invalid" },
+        { "dbm=sdbm:/nonexistent/x", NULL,
+          "RewriteMap: file for map m not found:/nonexistent/x.dir" },
+        { "xyz:foo", NULL,
+          "RewriteMap: file for map m not found:/tmp/xyz:foo" },
+        { "txtx:foo", NULL,
+          "RewriteMap: file for map m not found:/tmp/txtx:foo" },
     };
-    static const char *const unknown[] = { "xyz", "", "TXT", "txt:" };
     apr_size_t i;
+    rw_map_t *map;
 
-    for (i = 0; i < UNIT_NELTS(known); ++i) {
-        const rw_map_type_t *t = rw_map_type_find(known[i]);
-        CHECK_STR(known[i], t ? t->name : NULL,
-                  apr_psprintf(P, "rw_map_type_find(%s)", known[i]));
+    rw_map_pre_config(P);
+    for (i = 0; i < UNIT_NELTS(cases); ++i) {
+        const char *err = define(cases[i].spec, &map);
+        CHECK_STR(cases[i].err, err,
+                  apr_psprintf(P, "RewriteMap m %s: error", cases[i].spec));
+        CHECK_STR(cases[i].type, map ? map->backend->name : NULL,
+                  apr_psprintf(P, "RewriteMap m %s: type", cases[i].spec));
     }
-    for (i = 0; i < UNIT_NELTS(unknown); ++i)
-        CHECK(rw_map_type_find(unknown[i]) == NULL,
-              apr_psprintf(P, "rw_map_type_find(%s) is NULL", unknown[i]));
 }
 
 static void test_txt(void)
@@ -90,7 +124,8 @@ static void test_txt(void)
         { "B1", NULL }, { "A", NULL }, { "second", NULL }, { "", NULL },
         { "zz", NULL },
     };
-    const char *tmp = NULL, *path, *err;
+    const char *tmp = NULL, *err;
+    char *path;
     apr_file_t *f;
     apr_size_t i, n = sizeof(text) - 1;
     rw_map_t *map;
@@ -99,7 +134,7 @@ static void test_txt(void)
     if (apr_temp_dir_get(&tmp, P) != APR_SUCCESS)
         tmp = "/tmp";
     path = apr_psprintf(P, "%s/rw-unit-map-XXXXXX", tmp);
-    if (apr_file_mktemp(&f, (char *)path, APR_CREATE | APR_WRITE | APR_EXCL,
+    if (apr_file_mktemp(&f, path, APR_CREATE | APR_WRITE | APR_EXCL,
                         P) != APR_SUCCESS) {
         CHECK(0, "temporary map file");
         return;
@@ -111,7 +146,7 @@ static void test_txt(void)
     CHECK_STR(NULL, err, "txt map configures");
     if (!err)
         for (i = 0; i < UNIT_NELTS(cases); ++i)
-            CHECK_STR(cases[i].val, rw_map_lookup(r, map, cases[i].key),
+            CHECK_STR(cases[i].val, lookup(r, map, cases[i].key),
                       apr_psprintf(P, "txt lookup '%s'", cases[i].key));
 
     err = make_map("rnd", path, &map);
@@ -119,7 +154,7 @@ static void test_txt(void)
     if (!err) {
         int one = 0, two = 0, other = 0;
         for (i = 0; i < 64; ++i) {
-            const char *v = rw_map_lookup(r, map, "multi");
+            const char *v = lookup(r, map, "multi");
             if (v && !strcmp(v, "one"))
                 ++one;
             else if (v && !strcmp(v, "two"))
@@ -128,8 +163,8 @@ static void test_txt(void)
                 ++other;
         }
         CHECK(one && two && !other, "rnd lookup picks one|two at random");
-        CHECK_STR("A", rw_map_lookup(r, map, "a"), "rnd lookup of one value");
-        CHECK_STR(NULL, rw_map_lookup(r, map, "zz"), "rnd lookup of nothing");
+        CHECK_STR("A", lookup(r, map, "a"), "rnd lookup of one value");
+        CHECK_STR(NULL, lookup(r, map, "zz"), "rnd lookup of nothing");
     }
     apr_file_remove(path, P);
 
@@ -156,7 +191,7 @@ static void test_int(void)
         if (err)
             CHECK_STR(NULL, err, apr_psprintf(P, "int:%s", cases[i].fn));
         else
-            CHECK_STR(cases[i].val, rw_map_lookup(r, map, cases[i].key),
+            CHECK_STR(cases[i].val, lookup(r, map, cases[i].key),
                       apr_psprintf(P, "int:%s of '%s'", cases[i].fn,
                                    cases[i].key));
     }
@@ -168,9 +203,46 @@ static void test_int(void)
               make_map("int", "TOUPPER", &map), "int:TOUPPER");
 }
 
+/* dbm=TYPE: a DBM file of that type. */
+static void test_dbm(void)
+{
+    const char *tmp = NULL, *path, *err;
+    apr_dbm_t *db;
+    apr_datum_t k, v;
+    rw_map_t *map;
+    request_rec *r = fake_req();
+
+    if (apr_temp_dir_get(&tmp, P) != APR_SUCCESS)
+        tmp = "/tmp";
+    path = apr_psprintf(P, "%s/rw-unit-dbm-%ld", tmp, (long)getpid());
+    if (apr_dbm_open_ex(&db, "sdbm", path, APR_DBM_RWCREATE, APR_OS_DEFAULT,
+                        P) != APR_SUCCESS) {
+        CHECK(0, "temporary dbm file");
+        return;
+    }
+    k.dptr = apr_pstrdup(P, "k");
+    k.dsize = 1;
+    v.dptr = apr_pstrdup(P, "V");
+    v.dsize = 1;
+    apr_dbm_store(db, k, v);
+    apr_dbm_close(db);
+
+    err = define(apr_pstrcat(P, "dbm=sdbm:", path, NULL), &map);
+    CHECK_STR(NULL, err, "dbm=sdbm map configures");
+    if (!err) {
+        CHECK_STR("dbm", map->backend->name, "dbm=sdbm is a dbm map");
+        CHECK_STR("V", lookup(r, map, "k"), "dbm lookup");
+        CHECK_STR("V", lookup(r, map, "k"), "dbm lookup from the cache");
+        CHECK_STR(NULL, lookup(r, map, "zz"), "dbm lookup of nothing");
+    }
+    apr_file_remove(apr_pstrcat(P, path, ".pag", NULL), P);
+    apr_file_remove(apr_pstrcat(P, path, ".dir", NULL), P);
+}
+
 void test_map(void)
 {
     test_types();
     test_txt();
+    test_dbm();
     test_int();
 }

@@ -927,6 +927,12 @@ static void test_regex_compile(void)
         CHECK(rw_regex_compile(P, bad[i], 0, &re) != NULL,
               apr_psprintf(P, "/%s/ does not compile", bad[i]));
     }
+    /* the error says PCRE2's reason and where (appended to the stock
+     * module's wording by the directive handlers) */
+    CHECK_STR("missing closing parenthesis at offset 4",
+              rw_regex_compile(P, "^(ab", 0, &re), "reason of /^(ab/");
+    CHECK_STR("quantifier does not follow a repeatable item at offset 0",
+              rw_regex_compile(P, "*a", 0, &re), "reason of /*a/");
 
     /* the server's RegexDefaultOptions apply */
     unit_default_cflags = AP_REG_ICASE;
@@ -988,10 +994,20 @@ static void test_htcache(void)
      * 15 bytes long) */
     for (i = 0; i < 15; ++i)
         msg[i] = (unsigned char)i;
-    CHECK(siphash(0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL, msg, 0)
+    CHECK(siphash_cd(0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL, msg, 0, 2, 4)
           == 0x726fdb47dd0e0e31ULL, "siphash vector, empty");
-    CHECK(siphash(0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL, msg, 15)
+    CHECK(siphash_cd(0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL, msg, 15, 2, 4)
           == 0xa129ca6149be45e5ULL, "siphash vector, 15 bytes");
+    /* the cache's 1-3: keyed (another key, another hash), and every
+     * byte counts */
+    CHECK(siphash13(1, 2, msg, 15) == siphash13(1, 2, msg, 15),
+          "siphash13 deterministic");
+    CHECK(siphash13(1, 2, msg, 15) != siphash13(1, 3, msg, 15),
+          "siphash13 keyed");
+    CHECK(siphash13(1, 2, msg, 15) != siphash13(1, 2, msg, 14),
+          "siphash13 length");
+    CHECK(siphash13(1, 2, msg, 15) != siphash_cd(1, 2, msg, 15, 2, 4),
+          "siphash13 is not 2-4");
 
     apr_pool_create(&cp, P);
     rw_parse_init(cp);
@@ -1025,26 +1041,29 @@ static void test_htcache(void)
     /* used twice: compiled again with JIT, the new entry replaces the
      * old one, which the request keeps using */
     CHECK_INT(1, cache->head->jit, "second use: JIT");
-    CHECK_INT(0, cache->head->refs, "the new entry is not in use yet");
     {
         rw_rule_t r3;
         CHECK_STR(NULL, compile_cached(&cmd, 0, "^a$ /b [L]", &r3,
                                        sizeof(r3), rule_fn), "third compile");
         CHECK(r3.re != r1.re && !strcmp(r3.pattern, "^a$"),
               "third use: the JIT entry");
-        CHECK_INT(1, cache->head->refs, "the JIT entry in use");
+        /* both went into this request's batch: one pool */
+        CHECK(cache->head->batch->pool ==
+              ((htbatch_t *)request_batch(cache, req1))->pool,
+              "the request's lines share its batch");
     }
     /* errors are not cached */
     CHECK(compile_cached(&cmd, 0, "^(a /b", &r2, sizeof(r2), rule_fn) != NULL,
           "bad pattern: error");
     CHECK_INT(1, cache_entries(), "error not cached");
 
-    /* bounded in bytes: 100 new lines, the budget holds; the oldest go
-     * first, except a line in use, which stays readable until its
-     * request ends */
-    apr_pool_create(&req2, P);
-    cmd.pool = req2;
+    /* bounded in bytes: 100 new lines, one request each (a hostile
+     * .htaccess changing on every request), the budget holds; the
+     * oldest go first, except a line in use, which stays readable until
+     * its request ends */
     for (i = 0; i < 100; ++i) {
+        apr_pool_create(&req2, P);
+        cmd.pool = req2;
         apr_snprintf(line, sizeof(line), "^/x%d/(.*)$ /y%d/$1 [L]", i, i);
         CHECK_STR(NULL, compile_cached(&cmd, 0, line, &r2, sizeof(r2),
                                        rule_fn), "compile");
@@ -1052,8 +1071,10 @@ static void test_htcache(void)
         /* keep "^/x0/..." recent */
         CHECK_STR(NULL, compile_cached(&cmd, 0, "^/x0/(.*)$ /y0/$1 [L]", &r2,
                                        sizeof(r2), rule_fn), "recompile");
+        apr_pool_destroy(req2);
+        CHECK(cache->bytes <= cache->budget, "within the budget");
     }
-    CHECK(cache_entries() >= 20 && cache_entries() <= 40, "entries bounded");
+    CHECK(cache_entries() >= 10 && cache_entries() <= 40, "entries bounded");
     found = 0;
     for (e = cache->head; e; e = e->next)
         if (!strcmp(e->line, "^/x0/(.*)$ /y0/$1 [L]"))
@@ -1068,8 +1089,26 @@ static void test_htcache(void)
     CHECK_STR("^a$", r1.pattern, "evicted entry in use: readable");
     CHECK_INT(1, regex_matches_plain(r1.re, "a"), "its regex still works");
     apr_pool_destroy(req1);     /* frees it */
-    apr_pool_destroy(req2);
     CHECK(cache->bytes <= cache->budget, "within the budget");
+
+    /* one request with many new lines (a large .htaccess): all compile,
+     * the request's batch holds them until it ends, and afterwards the
+     * budget holds again */
+    apr_pool_create(&req2, P);
+    cmd.pool = req2;
+    for (i = 0; i < 60; ++i) {
+        apr_snprintf(line, sizeof(line), "^/big%d/(.*)$ /z%d/$1 [L]", i, i);
+        CHECK_STR(NULL, compile_cached(&cmd, 0, line, &r2, sizeof(r2),
+                                       rule_fn), "compile in one request");
+    }
+    CHECK_STR("^/big59/(.*)$", r2.pattern, "the last line compiled");
+    apr_pool_destroy(req2);
+    apr_pool_create(&req2, P);
+    cmd.pool = req2;
+    CHECK_STR(NULL, compile_cached(&cmd, 0, "^/after$ /a [L]", &r2,
+                                   sizeof(r2), rule_fn), "next request");
+    apr_pool_destroy(req2);
+    CHECK(cache->bytes <= cache->budget, "within the budget afterwards");
 
     /* a line costing more than 1/16 of the budget is not kept */
     {
@@ -1085,6 +1124,7 @@ static void test_htcache(void)
                                        rule_fn), "big line compiles");
         CHECK_INT(i, cache_entries(), "big line not kept");
         apr_pool_destroy(req3);
+        CHECK(cache->bytes <= cache->budget, "big line: its batch freed");
     }
     unit_in_htaccess = 0;
     apr_pool_destroy(cp);
