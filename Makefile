@@ -16,6 +16,14 @@ PKG_CONFIG ?= pkg-config
 
 PCRE2_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libpcre2-8 2>/dev/null)
 PCRE2_LIBS   ?= $(shell $(PKG_CONFIG) --libs libpcre2-8 2>/dev/null || echo -lpcre2-8)
+# the APR and APR-util that Apache was built with (apxs knows their
+# *-config scripts), not whichever apr-1-config comes first on PATH;
+# deferred: only the unit tests and the fuzz targets link APR themselves
+APR_CONFIG ?= $(shell $(APXS) -q APR_CONFIG 2>/dev/null)
+APU_CONFIG ?= $(shell $(APXS) -q APU_CONFIG 2>/dev/null)
+APR_INCLUDES = $(if $(APR_CONFIG),$(shell $(APR_CONFIG) --includes))
+APR_LIBS     = $(or $(if $(APR_CONFIG),$(shell $(APR_CONFIG) --link-ld)),-lapr-1)
+APU_LIBS     = $(or $(if $(APU_CONFIG),$(shell $(APU_CONFIG) --link-ld)),-laprutil-1)
 
 # the map registry and its back ends (include/rewrite_map_backend.h)
 MAP_SRCS = rewrite_map.c rewrite_map_txt.c rewrite_map_int.c \
@@ -92,11 +100,9 @@ $(UNIT_BIN): t/unit/*.c t/unit/*.h rewrite_parse.c rewrite_exec.c \
         $(MAP_SRCS) rewrite_txtindex.c rewrite_index.c rewrite_stats.c $(HDRS)
 	$(CC) $(BASE_WARN) $(CSTD) -g -I include $(shell $(APXS) -q EXTRA_CPPFLAGS) \
 	    -I$(shell $(APXS) -q INCLUDEDIR) \
-	    $(shell $(APXS) -q EXTRA_CFLAGS) $(shell apr-1-config --includes 2>/dev/null) \
+	    $(shell $(APXS) -q EXTRA_CFLAGS) $(APR_INCLUDES) \
 	    $(PCRE2_CFLAGS) $(SANFLAGS) -o $@ t/unit/*.c $(MAP_SRCS) \
-	    $(shell apr-1-config --link-ld 2>/dev/null || echo -lapr-1) \
-	    $(shell apu-1-config --link-ld 2>/dev/null || echo -laprutil-1) \
-	    $(PCRE2_LIBS) $(SANLIBS)
+	    $(APR_LIBS) $(APU_LIBS) $(PCRE2_LIBS) $(SANLIBS)
 
 test: $(MODULE)
 	$(SAN_ENV) bash t/run-all.sh
@@ -148,11 +154,8 @@ FUZZ_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
                 -Wno-missing-field-initializers \
                 -I include -I t/unit $(shell $(APXS) -q EXTRA_CPPFLAGS) \
                 -I$(shell $(APXS) -q INCLUDEDIR) \
-                $(shell apr-1-config --includes 2>/dev/null) $(PCRE2_CFLAGS)
-FUZZ_LIBS     = -rdynamic \
-                $(shell apr-1-config --link-ld 2>/dev/null || echo -lapr-1) \
-                $(shell apu-1-config --link-ld 2>/dev/null || echo -laprutil-1) \
-                $(PCRE2_LIBS) -ldl
+                $(APR_INCLUDES) $(PCRE2_CFLAGS)
+FUZZ_LIBS     = -rdynamic $(APR_LIBS) $(APU_LIBS) $(PCRE2_LIBS) -ldl
 # every target: its own file (which may include one module source, for its
 # static functions), the other module sources, the unit tests' stubs
 FUZZ_COMMON   = t/unit/stubs.c fuzz/stubs_extra.c fuzz/pool_guard.c \
@@ -181,14 +184,16 @@ fuzz-clean:
 .PHONY: fuzz fuzz-build fuzz-clean
 
 # rewrite-test (tools/rewrite-test): the rule tester and linter, into
-# /usr/local/bin, with its man-style page as `rewrite-test --help`.  Before
+# /usr/local/bin, with its man-style page as `rewrite-test --help`; its code
+# (rewrite_test.py) and the server harness it shares with the other Python
+# tools (rwharness.py) into /usr/local/lib/rewrite-test, where it looks.  Before
 # `make install` replaces Debian's module, a copy of the stock one is kept
 # for `rewrite-test --compare-stock` (only when it is still Debian's).
 PREFIX ?= /usr/local
 install-tools:
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/rewrite-test
 	install -m 0755 tools/rewrite-test $(DESTDIR)$(PREFIX)/bin/rewrite-test
-	install -m 0644 tools/rewrite_usage.py $(DESTDIR)$(PREFIX)/lib/rewrite-test/rewrite_usage.py
+	install -m 0644 tools/rewrite_test.py tools/rwharness.py tools/rewrite_usage.py $(DESTDIR)$(PREFIX)/lib/rewrite-test/
 	@mod=$$($(APXS) -q LIBEXECDIR)/mod_rewrite.so; \
 	want=$$(dpkg-query --control-show apache2-bin md5sums 2>/dev/null | awk '$$2 ~ /modules\/mod_rewrite\.so$$/ {print $$1}'); \
 	if [ -n "$$want" ] && [ -f "$$mod" ] && [ "$$(md5sum < "$$mod" | cut -d' ' -f1)" = "$$want" ]; then \

@@ -2,14 +2,14 @@
 # Runs every test suite of the project and sums them up (`make test`):
 #   (a) C unit tests             make -C <repo> unit   ("unit: N passed, N failed")
 #   (b) Apache::Test suite       t/run-apache-test.sh -verbose (TAP ok / not ok lines)
-#   (c) differential runner      t/diff/run-diff, if present ("diff: N passed, N failed")
+#   (c) differential runner      t/diff/run-diff ("diff: N passed, N failed")
 #   (d) rewrite-test tool tests  t/tools/test-rewrite-test
 #   (e) fuzzer smoke test        t/diff/fuzz/fuzz-diff --self-test (stock vs stock)
 # Each part's output is printed as it runs; the last line is the totals,
 #   N passed, N failed
 # alone on its line.  Exit status is non-zero when any test failed or any
 # part could not run or crashed (such a part counts as 1 failure, never as
-# zero tests).  A missing `unit` target is only a warning (0/0) for now.
+# zero tests).
 #
 # Environment: RW_MODULE (module under test, passed on to every part),
 # RW_UNIT_TIMEOUT (default 1200 s), RW_DIFF_TIMEOUT (default 3000 s),
@@ -74,16 +74,9 @@ banner() { printf '\n===== %s =====\n' "$1"; }
 # (a) C unit tests
 # ---------------------------------------------------------------------
 banner "unit tests: make -C $top unit"
-probe=$(make -C "$top" -n unit 2>&1 >/dev/null)
-probe_rc=$?
-if [ $probe_rc -ne 0 ] && printf '%s' "$probe" | grep -Eq "No rule to make target '?unit'?|No targets specified and no makefile found|No such file or directory.*[Mm]akefile"; then
-    echo "run-all: WARNING: no 'unit' make target yet; C unit tests counted as 0 passed, 0 failed"
-    record "unit" 0 0 "no unit target"
-else
-    log=$logdir/unit.log
-    run_logged "$log" timeout --kill-after=30 "${RW_UNIT_TIMEOUT:-1200}" make -C "$top" unit
-    record_summary "unit" 'unit:' "$log" $?
-fi
+log=$logdir/unit.log
+run_logged "$log" timeout --kill-after=30 "${RW_UNIT_TIMEOUT:-1200}" make -C "$top" unit
+record_summary "unit" 'unit:' "$log" $?
 
 # ---------------------------------------------------------------------
 # (b) Apache::Test suite
@@ -109,46 +102,27 @@ record "apache-test" "$p" "$f" "$note"
 # ---------------------------------------------------------------------
 # (c) differential runner
 # ---------------------------------------------------------------------
-diff_runner=$here/diff/run-diff
-if [ -e "$diff_runner" ]; then
-    banner "differential tests: t/diff/run-diff"
-    log=$logdir/diff.log
-    if [ -x "$diff_runner" ]; then
-        cmd=("$diff_runner")
-    else
-        # not executable: use the interpreter named on its #! line
-        interp=$(head -n 1 "$diff_runner" | sed -n 's/^#![[:space:]]*//p')
-        # shellcheck disable=SC2206
-        cmd=(${interp:-bash} "$diff_runner")
-    fi
-    run_logged "$log" timeout --kill-after=30 "${RW_DIFF_TIMEOUT:-3000}" "${cmd[@]}"
-    record_summary "diff" 'diff:' "$log" $?
-else
-    banner "differential tests: t/diff/run-diff not present, skipped"
-fi
+banner "differential tests: t/diff/run-diff"
+log=$logdir/diff.log
+run_logged "$log" timeout --kill-after=30 "${RW_DIFF_TIMEOUT:-3000}" python3 "$here/diff/run-diff"
+record_summary "diff" 'diff:' "$log" $?
 
 # ---------------------------------------------------------------------
 # (d) rewrite-test, the command-line tool ("rewrite-test: N passed, N failed")
 # ---------------------------------------------------------------------
-tool_tests=$here/tools/test-rewrite-test
-if [ -e "$tool_tests" ]; then
-    banner "rewrite-test: t/tools/test-rewrite-test"
-    log=$logdir/tools.log
-    run_logged "$log" timeout --kill-after=30 600 python3 "$tool_tests"
-    record_summary "rewrite-test" 'rewrite-test:' "$log" $?
-fi
+banner "rewrite-test: t/tools/test-rewrite-test"
+log=$logdir/tools.log
+run_logged "$log" timeout --kill-after=30 600 python3 "$here/tools/test-rewrite-test"
+record_summary "rewrite-test" 'rewrite-test:' "$log" $?
 
 # ---------------------------------------------------------------------
 # (e) differential fuzzer smoke test: stock against stock, fixed seed
 #     ("fuzz-diff: N passed, N failed"; the real runs are make fuzz-diff)
 # ---------------------------------------------------------------------
-fuzz_diff=$here/diff/fuzz/fuzz-diff
-if [ -e "$fuzz_diff" ]; then
-    banner "fuzz-diff smoke test: t/diff/fuzz/fuzz-diff --self-test"
-    log=$logdir/fuzz-diff.log
-    run_logged "$log" timeout --kill-after=30 600 python3 "$fuzz_diff" --self-test
-    record_summary "fuzz-diff" 'fuzz-diff:' "$log" $?
-fi
+banner "fuzz-diff smoke test: t/diff/fuzz/fuzz-diff --self-test"
+log=$logdir/fuzz-diff.log
+run_logged "$log" timeout --kill-after=30 600 python3 "$here/diff/fuzz/fuzz-diff" --self-test
+record_summary "fuzz-diff" 'fuzz-diff:' "$log" $?
 
 # ---------------------------------------------------------------------
 banner "summary"

@@ -99,9 +99,11 @@ mkdir -p "$tmp/t" "$tmp/modules"
     --exclude='./*.t.orig' . ) | (cd "$tmp/t" && tar -xf -) \
     || die "copying $here failed"
 cp "$module" "$tmp/modules/mod_rewrite.so" || die "copying $module failed"
-# the tests that compare with stock find it with tools/stock-module
+# the tests that compare with stock find it with tools/stock-module (which
+# uses tools/rwharness.py)
 mkdir -p "$tmp/tools"
-cp "$top/tools/stock-module" "$tmp/tools/" || die "copying tools/stock-module failed"
+cp "$top/tools/stock-module" "$top/tools/rwharness.py" "$tmp/tools/" ||
+    die "copying tools/stock-module failed"
 chmod 755 "$tmp/modules/mod_rewrite.so"
 find "$tmp/t/htdocs" -name '*.cgi' -exec chmod 755 {} +
 chmod -R u+rwX,go+rX "$tmp"
