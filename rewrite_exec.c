@@ -338,10 +338,9 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
             int mlen = re->lit_rest ? (int)strlen(s) : (int)re->litlen;
             m->subject = s;
             m->n = re->lit_rest ? 2 : 1;
+            /* only the first m->n pairs are ever read (match_ref) */
             m->ov[0] = 0;
             m->ov[1] = mlen;
-            for (i = 2; i < 2 * RW_MAX_REFS; ++i)
-                m->ov[i] = -1;
             if (re->lit_rest) {
                 m->ov[2] = (int)re->litlen;
                 m->ov[3] = mlen;
@@ -388,8 +387,8 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
         int n = rc == 0 ? RW_MAX_REFS : rc;
         m->subject = s;
         m->n = n;
-        for (i = 0; i < 2 * RW_MAX_REFS; ++i)
-            m->ov[i] = (i < 2 * n && ov[i] != PCRE2_UNSET) ? (int)ov[i] : -1;
+        for (i = 0; i < 2 * n; ++i)      /* match_ref reads no more */
+            m->ov[i] = ov[i] != PCRE2_UNSET ? (int)ov[i] : -1;
     }
     return 1;
 }
@@ -886,7 +885,12 @@ static int apply_cond(rw_ctx_t *ctx, const rw_cond_t *c)
     if (c->kind == RW_COND_EXPR)
         return apply_cond_expr(ctx, c);
 
-    in = expand(ctx, c->input);
+    /* a TestString that is one variable ("%{HTTP_HOST}") is read as it
+     * is, uncopied: a condition only reads its input */
+    if (c->input->npieces == 1 && c->input->pieces[0].kind == RW_PIECE_VAR)
+        in = lookup_var(ctx, &c->input->pieces[0].var);
+    else
+        in = expand(ctx, c->input);
     switch (c->kind) {
     case RW_COND_REGEX:
         rc = regex_match(ctx->r, c->re, in, &m);
