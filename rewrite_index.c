@@ -40,6 +40,8 @@ struct rw_index_t {
     int nalways;
     unsigned maxplen;   /* longest prefix literal */
     unsigned char *plen;/* plen[L]: some prefix literal has length L */
+    unsigned maxelen;   /* longest exact literal */
+    unsigned char *elen;/* elen[L]: some exact literal has length L */
 };
 
 static unsigned salt(int prefix, int fold)
@@ -154,6 +156,8 @@ const rw_index_t *rw_index_build(apr_pool_t *p, const rw_rule_t *rules,
             ++nids;
             if (kind_of(&rules[i]) == 2 && rules[i].re->litlen > ix->maxplen)
                 ix->maxplen = (unsigned)rules[i].re->litlen;
+            if (kind_of(&rules[i]) == 1 && rules[i].re->litlen > ix->maxelen)
+                ix->maxelen = (unsigned)rules[i].re->litlen;
         }
     }
     always = apr_palloc(p, (apr_size_t)(nalways ? nalways : 1) * sizeof(int));
@@ -177,6 +181,7 @@ const rw_index_t *rw_index_build(apr_pool_t *p, const rw_rule_t *rules,
     ix->entries = apr_palloc(p, (apr_size_t)(nentries ? nentries : 1) * sizeof(entry_t));
     ix->ids = ids;
     ix->plen = apr_pcalloc(p, ix->maxplen + 1);
+    ix->elen = apr_pcalloc(p, ix->maxelen + 1);
     ix->always = always;
     ix->nalways = nalways;
 
@@ -198,6 +203,8 @@ const rw_index_t *rw_index_build(apr_pool_t *p, const rw_rule_t *rules,
         en->n = 1;
         if (en->prefix)
             ix->plen[en->len] = 1;
+        else
+            ix->elen[en->len] = 1;
         for (slot = en->hash & ix->mask; ix->slots[slot];
              slot = (slot + 1) & ix->mask)
             ;
@@ -232,11 +239,14 @@ const int *rw_index_candidates(const rw_index_t *ix, apr_pool_t *pool,
     const entry_t *hits[2 * 64 + 2];
     int nhits = 0, total = 0, i, n;
     unsigned hcase = 2166136261u, hfold = 2166136261u;
-    apr_size_t len, L;
+    apr_size_t len, L, limit;
     int *out, *buf;
 
-    /* one pass: the running hashes give every prefix length's hash */
-    for (L = 0; s[L]; ++L) {
+    /* one pass: the running hashes give every prefix length's hash; it
+     * stops past the longest literal (a URL longer than every exact
+     * literal is none of them) */
+    limit = ix->maxplen > ix->maxelen ? ix->maxplen : ix->maxelen;
+    for (L = 0; s[L] && L <= limit; ++L) {
         unsigned char c = (unsigned char)s[L];
         unsigned char f = (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a')
                                                  : c;
@@ -252,7 +262,7 @@ const int *rw_index_candidates(const rw_index_t *ix, apr_pool_t *pool,
         }
     }
     len = L;
-    {
+    if (!s[len] && len <= ix->maxelen && ix->elen[len]) {
         const entry_t *e;
         if ((e = find(ix, hcase ^ salt(0, 0), len, 0, 0, s)))
             hits[nhits++] = e;

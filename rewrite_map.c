@@ -328,7 +328,7 @@ rw_map_cache_t *rw_map_cache_make(apr_pool_t *p)
     c->pool = rw_map_private_pool(p);
     if (!c->pool)
         return NULL;
-    c->h = apr_hash_make(c->pool);
+    c->h = apr_hash_make_custom(c->pool, rw_hash_keyed);
     return c;
 }
 
@@ -336,7 +336,7 @@ rw_map_cache_t *rw_map_cache_make(apr_pool_t *p)
 static void cache_reset(rw_map_cache_t *c, apr_time_t mtime)
 {
     apr_pool_clear(c->pool);
-    c->h = apr_hash_make(c->pool);
+    c->h = apr_hash_make_custom(c->pool, rw_hash_keyed);
     c->bytes = 0;
     c->mtime = mtime;
 }

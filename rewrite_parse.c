@@ -1017,7 +1017,7 @@ static uint64_t siphash13(uint64_t k0, uint64_t k1, const unsigned char *s,
 }
 
 /* apr_hash's hash function: SipHash under the process's random key. */
-static unsigned int line_hash(const char *key, apr_ssize_t *klen)
+unsigned int rw_hash_keyed(const char *key, apr_ssize_t *klen)
 {
     if (*klen == APR_HASH_KEY_STRING)
         *klen = (apr_ssize_t)strlen(key);
@@ -1068,20 +1068,6 @@ static htbatch_t *evict(line_cache_t *c, htentry_t *e)
     return batch_unref(c, e->batch);
 }
 
-/* Request pool cleanup: the request no longer uses the batch. */
-static apr_status_t release_batch(void *data)
-{
-    htbatch_t *b = data;
-    line_cache_t *c = b->cache;
-    htbatch_t *gone;
-
-    apr_thread_mutex_lock(c->lock);
-    gone = batch_unref(c, b);
-    apr_thread_mutex_unlock(c->lock);
-    if (gone)
-        apr_pool_destroy(gone->pool);
-    return APR_SUCCESS;
-}
 
 /* Cleanup of the tables' pool (a child of the config pool): frees the
  * batches (no request is running when the configuration goes away). */
@@ -1133,8 +1119,8 @@ void rw_parse_init(apr_pool_t *pconf)
         return;
     apr_allocator_mutex_set(c->alloc, c->alloc_lock);
     apr_allocator_max_free_set(c->alloc, RW_HTCACHE_BYTES);
-    c->rules = apr_hash_make_custom(c->pool, line_hash);
-    c->conds = apr_hash_make_custom(c->pool, line_hash);
+    c->rules = apr_hash_make_custom(c->pool, rw_hash_keyed);
+    c->conds = apr_hash_make_custom(c->pool, rw_hash_keyed);
     c->budget = RW_HTCACHE_BYTES;
     /* on the tables' pool: runs while they are still there */
     apr_pool_cleanup_register(c->pool, c, cache_cleanup, apr_pool_cleanup_null);
@@ -1259,6 +1245,26 @@ static void free_victims(htbatch_t *victims)
         victims = v->next;
         apr_pool_destroy(v->pool);
     }
+}
+
+/* Request pool cleanup: the request no longer uses the batch.  What it
+ * compiled is charged from now on like any other batch: the cache is
+ * brought back within its budget (a request with many new lines may
+ * have taken it over). */
+static apr_status_t release_batch(void *data)
+{
+    htbatch_t *b = data;
+    line_cache_t *c = b->cache;
+    htbatch_t *victims;
+
+    apr_thread_mutex_lock(c->lock);
+    victims = batch_unref(c, b);
+    if (victims)
+        victims->next = NULL;
+    victims = shrink(c, victims);
+    apr_thread_mutex_unlock(c->lock);
+    free_victims(victims);
+    return APR_SUCCESS;
 }
 
 /* The regex of a compiled rule or condition, or NULL. */

@@ -358,6 +358,13 @@ void rw_regex_jit(rw_regex_t *re);
 const char *rw_parse_template(apr_pool_t *p, const char *text,
                               const rw_tpl_t **out);
 
+/** An apr_hash function for tables whose keys strangers choose (the
+ *  .htaccess line cache, the map caches): SipHash-1-3 under a random key
+ *  drawn at startup (rw_parse_init), so keys cannot be made to collide.
+ *  APR's default hash (times 33) lets a client fill one bucket: the stock
+ *  module's map cache is open to that, ours deliberately is not. */
+unsigned int rw_hash_keyed(const char *key, apr_ssize_t *klen);
+
 /** A directive read from an .htaccess file: cmd->override holds that
  *  directory's AllowOverride bits there, while in *.conf it always has
  *  ACCESS_CONF (inside a section) or RSRC_CONF (outside).  The same answer

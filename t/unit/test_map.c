@@ -239,8 +239,45 @@ static void test_dbm(void)
     apr_file_remove(apr_pstrcat(P, path, ".dir", NULL), P);
 }
 
+/* Map caches hash their keys (which clients choose: $N of the URL) with
+ * the keyed SipHash, not APR's default times-33 hash, where "Ez" and
+ * "FY" collide and so do all 2^n strings made of them: one bucket would
+ * hold every key and each lookup walk them all.  Deliberately safer than
+ * the stock module.  4096 such keys: each keeps its own value, and the
+ * table's hash tells the two apart. */
+static void test_cache_collisions(void)
+{
+    rw_map_cache_t *c = rw_map_cache_make(P);
+    char key[32];
+    apr_ssize_t k1 = APR_HASH_KEY_STRING, k2 = APR_HASH_KEY_STRING;
+    int i, j, ok = 1;
+
+    CHECK(c != NULL, "map cache made");
+    if (!c)
+        return;
+    CHECK(rw_hash_keyed("EzEzEzEz", &k1) != rw_hash_keyed("FYFYFYFY", &k2),
+          "map cache hash: times-33 collisions do not collide");
+    for (i = 0; i < 4096; ++i) {
+        for (j = 0; j < 12; ++j)
+            memcpy(key + 2 * j, (i >> j) & 1 ? "FY" : "Ez", 2);
+        key[24] = '\0';
+        rw_map_cache_put(c, 1, key, apr_itoa(P, i));
+    }
+    for (i = 0; i < 4096; ++i) {
+        const char *v;
+        for (j = 0; j < 12; ++j)
+            memcpy(key + 2 * j, (i >> j) & 1 ? "FY" : "Ez", 2);
+        key[24] = '\0';
+        v = rw_map_cache_get(c, 1, key, P);
+        if (!v || atoi(v) != i)
+            ok = 0;
+    }
+    CHECK(ok, "map cache: 4096 colliding keys, each with its value");
+}
+
 void test_map(void)
 {
+    test_cache_collisions();
     test_types();
     test_txt();
     test_dbm();

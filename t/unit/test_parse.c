@@ -1021,8 +1021,8 @@ static void test_htcache(void)
           (klen = APR_HASH_KEY_STRING, apr_hashfunc_default("FYFY", &klen)),
           "APR's default hash collides on EzEz/FYFY");
     klen = APR_HASH_KEY_STRING;
-    found = line_hash("EzEz", &klen) !=
-            (klen = APR_HASH_KEY_STRING, line_hash("FYFY", &klen));
+    found = rw_hash_keyed("EzEz", &klen) !=
+            (klen = APR_HASH_KEY_STRING, rw_hash_keyed("FYFY", &klen));
     CHECK(found, "the cache's hash does not");
 
     cache->budget = 40 * RW_HTCACHE_NODE;
