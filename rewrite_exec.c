@@ -1199,21 +1199,22 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
     }
 }
 
-/* If path starts with match, returns it with that prefix replaced by
- * subst (one '/' between them); else NULL.  Logs like the stock module. */
+/* If path starts with match (not empty), returns it with that prefix
+ * replaced by subst, with a '/' between them unless subst is empty or
+ * ends in one (a rest that starts with '/' keeps it: "/b" + "/x" is
+ * "/b//x"); else NULL.  Logs like the stock module. */
 static const char *subst_prefix(rw_ctx_t *ctx, const char *path,
                                 const char *match, const char *subst)
 {
     apr_size_t ml = strlen(match), sl = strlen(subst);
     const char *rest;
 
-    if (strncmp(path, match, ml))
+    if (!ml || strncmp(path, match, ml))
         return NULL;
     rest = path + ml;
     rwlog_nodir(ctx, 5, "strip matching prefix: %s -> %s", path, rest);
     path = apr_pstrcat(ctx->r->pool, subst,
-                       ((sl && subst[sl - 1] == '/') || *rest == '/')
-                       ? "" : "/", rest, NULL);
+                       (!sl || subst[sl - 1] == '/') ? "" : "/", rest, NULL);
     rwlog_nodir(ctx, 4, "add subst prefix: %s -> %s", rest, path);
     return path;
 }
@@ -1955,12 +1956,20 @@ int rw_exec_dir(request_rec *r)
         /* the directory inside the redirect URL becomes RewriteBase; not
          * for an empty path ("http://host" or "http://host/") */
         if (path && *path && path[1]) {
+            /* compared without the URL's first '/', and so without one
+             * leading '/' of the directory and of the base: the prefix
+             * "/" of <Location "/"> is empty and matches nothing, an
+             * <If>'s "*If/" matches as it is */
+            const char *m = dc->directory + (*dc->directory == '/');
+            const char *s = dc->baseurl + (*dc->baseurl == '/');
             rwlog(&ctx, 2, "trying to replace prefix %s with %s",
                   dc->directory, dc->baseurl);
-            if ((b = subst_prefix(&ctx, path, dc->directory, dc->baseurl)))
+            ++path;
+            if ((b = subst_prefix(&ctx, path, m, s)))
                 r->filename = apr_pstrcat(r->pool,
                                           apr_pstrmemdup(r->pool, r->filename,
-                                                         path - r->filename),
+                                                         (apr_size_t)(path -
+                                                         r->filename)),
                                           b, NULL);
         }
         return do_redirect(&ctx, rc == ACT_NOESCAPE);
