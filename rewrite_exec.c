@@ -2018,7 +2018,12 @@ int rw_exec_dir(request_rec *r)
             if (croot && cpfx && !strncmp(uri, croot, cl) &&
                 (!cl || croot[cl - 1] == '/' || uri[cl] == '/' ||
                  !uri[cl]) &&
-                (b = subst_prefix(&ctx, uri, croot, cpfx)))
+                /* the '/' after the context root goes with it */
+                (b = subst_prefix(&ctx, uri,
+                                  (cl && croot[cl - 1] != '/' &&
+                                   uri[cl] == '/')
+                                  ? apr_pstrcat(r->pool, croot, "/", NULL)
+                                  : croot, cpfx)))
                 uri = b;
         }
     }
