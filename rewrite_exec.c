@@ -1989,7 +1989,8 @@ int rw_exec_dir(request_rec *r)
     }
 
     /* turn the file-system result back into a URL: RewriteBase, else
-     * the context (Alias, userdir) or the document root */
+     * the document root (not tried when a RewriteBase did not match, as
+     * with the stock module), else the context (Alias, userdir) */
     uri = r->filename;
     b = NULL;
     if (dc->baseurl) {
@@ -2001,7 +2002,7 @@ int rw_exec_dir(request_rec *r)
     if (!b) {
         const char *root = ap_document_root(r);
         apr_size_t rl = docroot_len(root);
-        if (!strncmp(uri, root, rl) && uri[rl] == '/') {
+        if (!dc->baseurl && !strncmp(uri, root, rl) && uri[rl] == '/') {
             rwlog(&ctx, 2, "strip document_root prefix: %s -> %s", uri,
                   uri + rl);
             uri += rl;
