@@ -425,7 +425,12 @@ static const char *lookahead(rw_ctx_t *ctx, const rw_var_t *v)
     path = r->filename;
     if (ctx->perdir && r->path_info && *r->path_info)
         path = apr_pstrcat(r->pool, path, r->path_info, NULL);
-    if (v->kind == RW_VAR_LA_U)
+    /* LA-F looks the path up as a file only where it is one: in
+     * directory context, under the directory's prefix (a <Location>,
+     * <DirectoryMatch>, <Files> or <If> prefix, or an earlier rule's
+     * URL-path, is looked up as a URL, as with the stock module) */
+    if (v->kind == RW_VAR_LA_U ||
+        (ctx->perdir && strncmp(path, ctx->perdir, strlen(ctx->perdir))))
         rsub = ap_sub_req_lookup_uri(path, r, NULL);
     else
         rsub = ap_sub_req_lookup_file(path, r, NULL);
