@@ -1383,7 +1383,8 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
         rwlog(ctx, 2, "implicitly forcing redirect (rc=%d with %s",
               r->status, newuri);
     }
-    remember_meta(ctx, p);
+    else    /* T= and H= are for local results only, as with stock */
+        remember_meta(ctx, p);
     (void)dirlocal;
     return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
 }
