@@ -1040,12 +1040,16 @@ static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
     /* ftp://, ldap://...: the '?' stays in the URL, and the request's
      * query is dropped for the rules that follow, as with the stock
      * module */
-    if (is_queryless_url(*uri)) {
-        r->args = NULL;
-        return;
-    }
     /* discard: the substitution ended in a lone '?' (already removed) */
     lone = discard;
+    if (is_queryless_url(*uri)) {
+        r->args = NULL;
+        if (((p->flags & RW_RF_QSDISCARD) && !strchr(*uri, '?')) ||
+            (lone && !(p->flags & RW_RF_QSAPPEND)))
+            rwlog_nodir(ctx, 2, "discarding query string, no parse from "
+                        "substitution");
+        return;
+    }
     if (p->flags & RW_RF_QSDISCARD)
         discard = 1;
     else if (p->flags & RW_RF_QSAPPEND)
