@@ -425,6 +425,17 @@ static const char *lookahead(rw_ctx_t *ctx, const rw_var_t *v)
     path = r->filename;
     if (ctx->perdir && r->path_info && *r->path_info)
         path = apr_pstrcat(r->pool, path, r->path_info, NULL);
+    /* LA-U under the directory's prefix with a RewriteBase: the base
+     * takes the prefix's place, joined as it is ("/b" + "x" is "/bx"),
+     * as with the stock module */
+    if (v->kind == RW_VAR_LA_U && ctx->perdir &&
+        !strncmp(path, ctx->perdir, strlen(ctx->perdir))) {
+        const rw_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
+                                                       &rewrite_module);
+        if (dc && dc->baseurl)
+            path = apr_pstrcat(r->pool, dc->baseurl,
+                               path + strlen(ctx->perdir), NULL);
+    }
     /* LA-F looks the path up as a file only where it is one: in
      * directory context, under the directory's prefix (a <Location>,
      * <DirectoryMatch>, <Files> or <If> prefix, or an earlier rule's
