@@ -417,31 +417,37 @@ static const char *lookahead(rw_ctx_t *ctx, const rw_var_t *v)
     request_rec *r = ctx->r, *rsub;
     rw_ctx_t sub;
     const char *val, *path;
+    int as_uri;
 
     if (r->filename == NULL || !may_look_ahead(r))
         return "";
     /* the current URL: in directory context a file path, which the
      * stock module also looks up as a URL for LA-U */
     path = r->filename;
-    if (ctx->perdir && r->path_info && *r->path_info)
-        path = apr_pstrcat(r->pool, path, r->path_info, NULL);
-    /* LA-U under the directory's prefix with a RewriteBase: the base
-     * takes the prefix's place, joined as it is ("/b" + "x" is "/bx"),
-     * as with the stock module */
-    if (v->kind == RW_VAR_LA_U && ctx->perdir &&
-        !strncmp(path, ctx->perdir, strlen(ctx->perdir))) {
+    as_uri = v->kind == RW_VAR_LA_U;
+    if (ctx->perdir) {
+        /* as with the stock module: the path relative to the directory
+         * (what the rules match) is made whole again with the
+         * RewriteBase (LA-U) or the directory's prefix, joined as they
+         * are ("/b" + "x" is "/bx"); a path that is not relative to it
+         * (a <Location>, <DirectoryMatch>, <Files> or <If> prefix, or
+         * an earlier rule's URL-path) is looked up as a URL, for LA-F
+         * too */
         const rw_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
                                                        &rewrite_module);
-        if (dc && dc->baseurl)
-            path = apr_pstrcat(r->pool, dc->baseurl,
-                               path + strlen(ctx->perdir), NULL);
+        apr_size_t pl = strlen(ctx->perdir);
+        const char *rel;
+        if (r->path_info && *r->path_info)
+            path = apr_pstrcat(r->pool, path, r->path_info, NULL);
+        rel = strncmp(path, ctx->perdir, pl) ? path : path + pl;
+        if (*rel == '/')
+            as_uri = 1;
+        else
+            path = apr_pstrcat(r->pool, as_uri && dc && dc->baseurl
+                                        ? dc->baseurl : ctx->perdir,
+                               rel, NULL);
     }
-    /* LA-F looks the path up as a file only where it is one: in
-     * directory context, under the directory's prefix (a <Location>,
-     * <DirectoryMatch>, <Files> or <If> prefix, or an earlier rule's
-     * URL-path, is looked up as a URL, as with the stock module) */
-    if (v->kind == RW_VAR_LA_U ||
-        (ctx->perdir && strncmp(path, ctx->perdir, strlen(ctx->perdir))))
+    if (as_uri)
         rsub = ap_sub_req_lookup_uri(path, r, NULL);
     else
         rsub = ap_sub_req_lookup_file(path, r, NULL);
@@ -782,7 +788,7 @@ static int file_test(rw_ctx_t *ctx, const rw_cond_t *c, const char *in)
             return 0;
         rsub = ap_sub_req_lookup_uri(in, r, NULL);
         rc = rsub->status < 400;
-        rwlog(ctx, 5, "RewriteCond URI (-U check: path=%s -> status=%d",
+        rwlog_nodir(ctx, 5, "RewriteCond URI (-U check: path=%s -> status=%d",
               in, rsub->status);
         ap_destroy_sub_req(rsub);
         return rc;
@@ -795,7 +801,7 @@ static int file_test(rw_ctx_t *ctx, const rw_cond_t *c, const char *in)
         rc = rsub->status < 400 && rsub->filename &&
              apr_stat(&fi, rsub->filename, APR_FINFO_MIN, r->pool)
              == APR_SUCCESS && fi.filetype == APR_REG;
-        rwlog(ctx, 5, "RewriteCond file (-F check: path=%s -> file=%s "
+        rwlog_nodir(ctx, 5, "RewriteCond file (-F check: path=%s -> file=%s "
               "status=%d", in, rsub->filename, rsub->status);
         ap_destroy_sub_req(rsub);
         return rc;
