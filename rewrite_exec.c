@@ -1951,7 +1951,8 @@ int rw_exec_dir(request_rec *r)
      * for mod_dir's redirect; the rules of its parents still run; checked before
      * FollowSymLinks, so mod_dir's 301 wins over the 403 */
     if (!(dc->options & RW_OPT_NOSLASH) && r->finfo.filetype == APR_DIR &&
-        r->uri && *r->uri && r->uri[strlen(r->uri) - 1] != '/' &&
+        /* an empty URI too: a file sub-request (-F) for a directory */
+        r->uri && (!*r->uri || r->uri[strlen(r->uri) - 1] != '/') &&
         dc->directory) {
         apr_size_t fl = strlen(r->filename);
         if (!strncmp(dc->directory, r->filename, fl) &&
