@@ -1950,9 +1950,10 @@ int rw_exec_dir(request_rec *r)
     /* the rules of a directory requested without its trailing slash wait
      * for mod_dir's redirect; the rules of its parents still run; checked before
      * FollowSymLinks, so mod_dir's 301 wins over the 403 */
+    /* (the file name tells, not the URI: a server rule's result, or a
+     * file sub-request (-F, LA-F) whose URI is empty) */
     if (!(dc->options & RW_OPT_NOSLASH) && r->finfo.filetype == APR_DIR &&
-        /* an empty URI too: a file sub-request (-F) for a directory */
-        r->uri && (!*r->uri || r->uri[strlen(r->uri) - 1] != '/') &&
+        *r->filename && r->filename[strlen(r->filename) - 1] != '/' &&
         dc->directory) {
         apr_size_t fl = strlen(r->filename);
         if (!strncmp(dc->directory, r->filename, fl) &&
