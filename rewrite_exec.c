@@ -1986,10 +1986,11 @@ int rw_exec_dir(request_rec *r)
          * for an empty path ("http://host" or "http://host/") */
         if (path && *path && path[1]) {
             /* compared without the URL's first '/', and so without one
-             * leading '/' of the directory and of the base: the prefix
-             * "/" of <Location "/"> is empty and matches nothing, an
+             * leading '/' of the directory (but "/" of <Location "/">
+             * stays: it matches a second '/' only) and of the base; an
              * <If>'s "*If/" matches as it is */
-            const char *m = dc->directory + (*dc->directory == '/');
+            const char *m = dc->directory + (*dc->directory == '/' &&
+                                             dc->directory[1]);
             const char *s = dc->baseurl + (*dc->baseurl == '/');
             rwlog(&ctx, 2, "trying to replace prefix %s with %s",
                   dc->directory, dc->baseurl);
