@@ -1138,12 +1138,16 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
     static const char *months[] = { "Jan", "Feb", "Mar", "Apr", "May",
         "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
     request_rec *r = ctx->r, *top = r;
+    rw_ctx_t tctx;
     int i;
 
     /* a cookie set in a sub-request (a look-ahead) belongs to the
      * response of the main request */
     while (top->main)
         top = top->main;
+    /* logged as the main request's, as with the stock module */
+    tctx = *ctx;
+    tctx.r = top;
     for (i = 0; p->cookies && i < p->cookies->nelts; ++i) {
         const rw_tpl_t *t = APR_ARRAY_IDX(p->cookies, i, const rw_tpl_t *);
         char *spec = apr_pstrdup(r->pool, expand(ctx, t));
@@ -1216,12 +1220,14 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
                     !strncmp(e[j].val, f[0], nl) && e[j].val[nl] == '=')
                     dup = 1;
             if (dup) {
-                rwlog(ctx, 5, "skipping already set cookie '%s'", f[0]);
+                rwlog_nodir(&tctx, 5, "skipping already set cookie '%s'",
+                            f[0]);
                 continue;
             }
         }
-        apr_table_addn(top->err_headers_out, "Set-Cookie", cookie);
-        rwlog(ctx, 5, "setting cookie '%s'", cookie);
+        /* copied: a sub-request's pool goes before the main response */
+        apr_table_add(top->err_headers_out, "Set-Cookie", cookie);
+        rwlog_nodir(&tctx, 5, "setting cookie '%s'", cookie);
     }
 }
 
