@@ -112,9 +112,11 @@ static void *merge_dir(apr_pool_t *p, void *basev, void *addv)
     c->state = add->state != RW_UNSET ? add->state : base->state;
     /* a section or .htaccess without a RewriteOptions line takes its
      * parent's options (Inherit included: it takes the parent's rules
-     * too), as with the stock module */
+     * too), as with the stock module; a merged record keeps the
+     * options it took, since httpd merges merged records again (the
+     * <Location> walk over the directory walk's result) */
     c->options = add->options_set ? add->options : base->options;
-    c->options_set = add->options_set;
+    c->options_set = add->options_set || base->options_set;
     c->directory = add->directory;
     c->pending = add->pending;
     if (add->baseurl_set) {
@@ -126,11 +128,10 @@ static void *merge_dir(apr_pool_t *p, void *basev, void *addv)
         c->baseurl_set = base->baseurl_set;
     }
 
+    /* InheritDown reaches the levels below only through the options
+     * they take from their parent: a child with a RewriteOptions line of
+     * its own passes its own options on, as with the stock module */
     inherit = inherit_mode(base->options, c->options);
-    /* InheritDown reaches every level below */
-    if (!(c->options & RW_OPT_IGNORE_INHERIT))
-        c->options |= base->options & (RW_OPT_INHERIT_DOWN |
-                                       RW_OPT_INHERIT_DOWN_BEFORE);
     c->rules = inherit ? join_rules(p, base->rules, add->rules,
                                     inherit == RW_OPT_INHERIT_BEFORE)
                        : add->rules;

@@ -441,15 +441,37 @@ static const char *lookahead(rw_ctx_t *ctx, const rw_var_t *v)
     request_rec *r = ctx->r, *rsub;
     rw_ctx_t sub;
     const char *val, *path;
+    int as_uri;
 
     if (r->filename == NULL || !may_look_ahead(r))
         return "";
     /* the current URL: in directory context a file path, which the
      * stock module also looks up as a URL for LA-U */
     path = r->filename;
-    if (ctx->perdir && r->path_info && *r->path_info)
-        path = apr_pstrcat(r->pool, path, r->path_info, NULL);
-    if (v->kind == RW_VAR_LA_U)
+    as_uri = v->kind == RW_VAR_LA_U;
+    if (ctx->perdir) {
+        /* as with the stock module: the path relative to the directory
+         * (what the rules match) is made whole again with the
+         * RewriteBase (LA-U) or the directory's prefix, joined as they
+         * are ("/b" + "x" is "/bx"); a path that is not relative to it
+         * (a <Location>, <DirectoryMatch>, <Files> or <If> prefix, or
+         * an earlier rule's URL-path) is looked up as a URL, for LA-F
+         * too */
+        const rw_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
+                                                       &rewrite_module);
+        apr_size_t pl = strlen(ctx->perdir);
+        const char *rel;
+        if (r->path_info && *r->path_info)
+            path = apr_pstrcat(r->pool, path, r->path_info, NULL);
+        rel = strncmp(path, ctx->perdir, pl) ? path : path + pl;
+        if (*rel == '/')
+            as_uri = 1;
+        else
+            path = apr_pstrcat(r->pool, as_uri && dc && dc->baseurl
+                                        ? dc->baseurl : ctx->perdir,
+                               rel, NULL);
+    }
+    if (as_uri)
         rsub = ap_sub_req_lookup_uri(path, r, NULL);
     else
         rsub = ap_sub_req_lookup_file(path, r, NULL);
@@ -783,7 +805,7 @@ static int file_test(rw_ctx_t *ctx, const rw_cond_t *c, const char *in)
             return 0;
         rsub = ap_sub_req_lookup_uri(in, r, NULL);
         rc = rsub->status < 400;
-        rwlog(ctx, 5, "RewriteCond URI (-U check: path=%s -> status=%d",
+        rwlog_nodir(ctx, 5, "RewriteCond URI (-U check: path=%s -> status=%d",
               in, rsub->status);
         ap_destroy_sub_req(rsub);
         return rc;
@@ -796,7 +818,7 @@ static int file_test(rw_ctx_t *ctx, const rw_cond_t *c, const char *in)
         rc = rsub->status < 400 && rsub->filename &&
              apr_stat(&fi, rsub->filename, APR_FINFO_MIN, r->pool)
              == APR_SUCCESS && fi.filetype == APR_REG;
-        rwlog(ctx, 5, "RewriteCond file (-F check: path=%s -> file=%s "
+        rwlog_nodir(ctx, 5, "RewriteCond file (-F check: path=%s -> file=%s "
               "status=%d", in, rsub->filename, rsub->status);
         ap_destroy_sub_req(rsub);
         return rc;
@@ -1080,12 +1102,16 @@ static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
     /* ftp://, ldap://...: the '?' stays in the URL, and the request's
      * query is dropped for the rules that follow, as with the stock
      * module */
-    if (is_queryless_url(*uri)) {
-        r->args = NULL;
-        return;
-    }
     /* discard: the substitution ended in a lone '?' (already removed) */
     lone = discard;
+    if (is_queryless_url(*uri)) {
+        r->args = NULL;
+        if (((p->flags & RW_RF_QSDISCARD) && !strchr(*uri, '?')) ||
+            (lone && !(p->flags & RW_RF_QSAPPEND)))
+            rwlog_nodir(ctx, 2, "discarding query string, no parse from "
+                        "substitution");
+        return;
+    }
     if (p->flags & RW_RF_QSDISCARD)
         discard = 1;
     else if (p->flags & RW_RF_QSAPPEND)
@@ -1157,12 +1183,16 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
     static const char *months[] = { "Jan", "Feb", "Mar", "Apr", "May",
         "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
     request_rec *r = ctx->r, *top = r;
+    rw_ctx_t tctx;
     int i;
 
     /* a cookie set in a sub-request (a look-ahead) belongs to the
      * response of the main request */
     while (top->main)
         top = top->main;
+    /* logged as the main request's, as with the stock module */
+    tctx = *ctx;
+    tctx.r = top;
     for (i = 0; p->cookies && i < p->cookies->nelts; ++i) {
         const rw_tpl_t *t = APR_ARRAY_IDX(p->cookies, i, const rw_tpl_t *);
         char *spec = apr_pstrdup(r->pool, expand(ctx, t));
@@ -1235,17 +1265,21 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
                     !strncmp(e[j].val, f[0], nl) && e[j].val[nl] == '=')
                     dup = 1;
             if (dup) {
-                rwlog(ctx, 5, "skipping already set cookie '%s'", f[0]);
+                rwlog_nodir(&tctx, 5, "skipping already set cookie '%s'",
+                            f[0]);
                 continue;
             }
         }
-        apr_table_addn(top->err_headers_out, "Set-Cookie", cookie);
-        rwlog(ctx, 5, "setting cookie '%s'", cookie);
+        /* copied: a sub-request's pool goes before the main response */
+        apr_table_add(top->err_headers_out, "Set-Cookie", cookie);
+        rwlog_nodir(&tctx, 5, "setting cookie '%s'", cookie);
     }
 }
 
-/* If path starts with match, returns it with that prefix replaced by
- * subst (one '/' between them); else NULL.  Logs like the stock module. */
+/* If path starts with match (not empty), returns it with that prefix
+ * replaced by subst, with a '/' between them unless subst is empty or
+ * ends in one (a rest that starts with '/' keeps it: "/b" + "/x" is
+ * "/b//x"); else NULL.  Logs like the stock module. */
 static const char *subst_prefix(rw_ctx_t *ctx, const char *path,
                                 const char *match, const char *subst)
 {
@@ -1259,13 +1293,12 @@ static const char *subst_prefix(rw_ctx_t *ctx, const char *path,
     sl = strlen(subst);
     const char *rest;
 
-    if (strncmp(path, match, ml))
+    if (!ml || strncmp(path, match, ml))
         return NULL;
     rest = path + ml;
     rwlog_nodir(ctx, 5, "strip matching prefix: %s -> %s", path, rest);
     path = apr_pstrcat(ctx->r->pool, subst,
-                       ((sl && subst[sl - 1] == '/') || *rest == '/')
-                       ? "" : "/", rest, NULL);
+                       (!sl || subst[sl - 1] == '/') ? "" : "/", rest, NULL);
     rwlog_nodir(ctx, 4, "add subst prefix: %s -> %s", rest, path);
     return path;
 }
@@ -1441,7 +1474,8 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
         rwlog(ctx, 2, "implicitly forcing redirect (rc=%d with %s",
               r->status, newuri);
     }
-    remember_meta(ctx, p);
+    else    /* T= and H= are for local results only, as with stock */
+        remember_meta(ctx, p);
     return (p->flags & RW_RF_NOESCAPE) ? ACT_NOESCAPE : ACT_NORMAL;
 }
 
@@ -1989,8 +2023,10 @@ int rw_exec_dir(request_rec *r)
     /* the rules of a directory requested without its trailing slash wait
      * for mod_dir's redirect; the rules of its parents still run; checked before
      * FollowSymLinks, so mod_dir's 301 wins over the 403 */
+    /* (the file name tells, not the URI: a server rule's result, or a
+     * file sub-request (-F, LA-F) whose URI is empty) */
     if (!(dc->options & RW_OPT_NOSLASH) && r->finfo.filetype == APR_DIR &&
-        r->uri && *r->uri && r->uri[strlen(r->uri) - 1] != '/' &&
+        *r->filename && r->filename[strlen(r->filename) - 1] != '/' &&
         dc->directory) {
         apr_size_t fl = strlen(r->filename);
         if (!strncmp(dc->directory, r->filename, fl) &&
@@ -2022,12 +2058,21 @@ int rw_exec_dir(request_rec *r)
         /* the directory inside the redirect URL becomes RewriteBase; not
          * for an empty path ("http://host" or "http://host/") */
         if (path && *path && path[1]) {
+            /* compared without the URL's first '/', and so without one
+             * leading '/' of the directory (but "/" of <Location "/">
+             * stays: it matches a second '/' only) and of the base; an
+             * <If>'s "*If/" matches as it is */
+            const char *m = dc->directory + (*dc->directory == '/' &&
+                                             dc->directory[1]);
+            const char *s = dc->baseurl + (*dc->baseurl == '/');
             rwlog(&ctx, 2, "trying to replace prefix %s with %s",
                   dc->directory, dc->baseurl);
-            if ((b = subst_prefix(&ctx, path, dc->directory, dc->baseurl)))
+            ++path;
+            if ((b = subst_prefix(&ctx, path, m, s)))
                 r->filename = apr_pstrcat(r->pool,
                                           apr_pstrmemdup(r->pool, r->filename,
-                                                         (apr_size_t)(path - r->filename)),
+                                                         (apr_size_t)(path -
+                                                         r->filename)),
                                           b, NULL);
         }
         return do_redirect(&ctx, out.noescape);
@@ -2045,7 +2090,8 @@ int rw_exec_dir(request_rec *r)
     }
 
     /* turn the file-system result back into a URL: RewriteBase, else
-     * the context (Alias, userdir) or the document root */
+     * the document root (not tried when a RewriteBase did not match, as
+     * with the stock module), else the context (Alias, userdir) */
     uri = r->filename;
     b = NULL;
     if (dc->baseurl) {
@@ -2057,7 +2103,7 @@ int rw_exec_dir(request_rec *r)
     if (!b) {
         const char *root = ap_document_root(r);
         apr_size_t rl = docroot_len(root);
-        if (!strncmp(uri, root, rl) && uri[rl] == '/') {
+        if (!dc->baseurl && !strncmp(uri, root, rl) && uri[rl] == '/') {
             rwlog(&ctx, 2, "strip document_root prefix: %s -> %s", uri,
                   uri + rl);
             uri += rl;
@@ -2074,7 +2120,12 @@ int rw_exec_dir(request_rec *r)
             if (croot && cpfx && !strncmp(uri, croot, cl) &&
                 (!cl || croot[cl - 1] == '/' || uri[cl] == '/' ||
                  !uri[cl]) &&
-                (b = subst_prefix(&ctx, uri, croot, cpfx)))
+                /* the '/' after the context root goes with it */
+                (b = subst_prefix(&ctx, uri,
+                                  (cl && croot[cl - 1] != '/' &&
+                                   uri[cl] == '/')
+                                  ? apr_pstrcat(r->pool, croot, "/", NULL)
+                                  : croot, cpfx)))
                 uri = b;
         }
     }
