@@ -47,7 +47,6 @@ void rw_exec_post_config(void)
 /* Notes shared with the other hooks and with other modules. */
 #define NOTE_MIMETYPE   "rewrite-forced-mimetype"
 #define NOTE_HANDLER    "rewrite-forced-handler"
-#define NOTE_END        "rewrite_really_last"
 #define NOTE_REDUCED    "mod_rewrite_uri_reduced"
 #define NOTE_REWRITTEN  "mod_rewrite_rewritten"
 #define NOTE_VARY       "rewrite-perdir-vary"
@@ -76,6 +75,9 @@ typedef enum {
 typedef struct {
     rw_out_kind_t kind;
     int noescape;     /* the last substituting rule had [NE] */
+    int refused;      /* OUT_STATUS: the refusal of a '?' an expansion
+                       * brought in (AH10508), which the stock module
+                       * leaves in r->status */
 } rw_outcome_t;
 
 typedef struct {
@@ -93,6 +95,7 @@ typedef struct {
     int q_first_expanded;     /* the substitution's first '?' did */
     int q_last_expanded;      /* its last '?' did ([QSL]) */
     const char *orig_args;    /* r->args when the pass began */
+    int orig_status;          /* r->status when the pass began */
     int depth;                /* nesting of expand() (map keys, defaults) */
     int tl;                   /* highest rewrite:traceN enabled, 0 none */
     const char *hsub;         /* subject the hashes below are of */
@@ -177,6 +180,7 @@ static void ctx_init(rw_ctx_t *ctx, request_rec *r)
     memset(ctx, 0, sizeof(*ctx));
     ctx->r = r;
     ctx->orig_args = r->args;
+    ctx->orig_status = r->status;
     ctx->tl = level > APLOG_DEBUG ? level - APLOG_DEBUG : 0;
 }
 
@@ -260,28 +264,43 @@ static int has_ctl_or_space(const char *s)
 /* ------------------------------------------------------------------ */
 /* Regex matching                                                      */
 
+/* What the engine keeps per request in its module slot: the PCRE2
+ * match data (made once per request, not once per pattern), and [END].
+ * Sub-requests have their own. */
+typedef struct {
+    pcre2_match_data *md;
+    int end;        /* an [END] rule matched in this request */
+} rw_reqstate_t;
+
 static apr_status_t free_match_data(void *md)
 {
     pcre2_match_data_free(md);
     return APR_SUCCESS;
 }
 
-/* PCRE2 match data for this request: created on first use and kept in
- * the request's module slot, so a request allocates it once, not once
- * per pattern.  Sub-requests have their own. */
+static rw_reqstate_t *req_state(request_rec *r)
+{
+    rw_reqstate_t *st = ap_get_module_config(r->request_config,
+                                             &rewrite_module);
+    if (!st) {
+        st = apr_pcalloc(r->pool, sizeof(*st));
+        ap_set_module_config(r->request_config, &rewrite_module, st);
+    }
+    return st;
+}
+
 static pcre2_match_data *match_data(request_rec *r)
 {
-    pcre2_match_data *md = ap_get_module_config(r->request_config,
-                                                &rewrite_module);
-    if (!md) {
-        md = pcre2_match_data_create(RW_MAX_REFS, NULL);
-        if (!md)
+    rw_reqstate_t *st = req_state(r);
+
+    if (!st->md) {
+        st->md = pcre2_match_data_create(RW_MAX_REFS, NULL);
+        if (!st->md)
             return NULL;
-        apr_pool_cleanup_register(r->pool, md, free_match_data,
+        apr_pool_cleanup_register(r->pool, st->md, free_match_data,
                                   apr_pool_cleanup_null);
-        ap_set_module_config(r->request_config, &rewrite_module, md);
     }
-    return md;
+    return st->md;
 }
 
 /* The pattern's required literal rules out a match (see rw_regex_t). */
@@ -1540,10 +1559,11 @@ static int next_candidate(rw_ctx_t *ctx, const rw_index_t *ix,
 static rw_outcome_t apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules,
                                 const rw_index_t *ix)
 {
-    static const rw_outcome_t status = { OUT_STATUS, 0 };
+    static const rw_outcome_t status = { OUT_STATUS, 0, 0 };
+    static const rw_outcome_t refused = { OUT_STATUS, 0, 1 };
     const rw_rule_t *p = (const rw_rule_t *)rules->elts;
     request_rec *r = ctx->r;
-    rw_outcome_t out = { OUT_NONE, 0 };
+    rw_outcome_t out = { OUT_NONE, 0, 0 };
     int i, rc, rounds = 1;   /* passes, this one too */
 
     if (ctx->perdir || ctx->tl >= 3)
@@ -1600,7 +1620,7 @@ loop:
                               "Unsafe URL with %%3f URL rewritten without "
                               "UnsafeAllow3F");
                 r->status = HTTP_FORBIDDEN;
-                return status;
+                return refused;
             }
         }
         /* a matching [PT] rule ends the list, '-' included */
@@ -1613,7 +1633,7 @@ loop:
         if (p[i].flags & RW_RF_END) {
             rwlog(ctx, 8, "Rule has END flag, no further rewriting for this "
                   "request");
-            apr_table_setn(r->notes, NOTE_END, "1");
+            req_state(r)->end = 1;
             break;
         }
         if (p[i].flags & (RW_RF_LAST | RW_RF_PROXY))
@@ -1743,9 +1763,19 @@ static int ended(rw_ctx_t *ctx, rw_outcome_t out, int *status)
 
     int forced = 0;
 
+    /* the request gets back the status it came with: 200, or in an
+     * ErrorDocument's request the error's, so that httpd answers a
+     * refusal there as an error while serving an error (the original
+     * status, "Additionally, ..."), as with the stock module */
+    /* a forced status ([F], [G], [R=4xx], too many rounds...) leaves
+     * the request's own alone; the refusal of an unsafe '?' in an
+     * ErrorDocument's request stays in it, so that httpd reports it as
+     * met while serving the error ("Additionally, a 403 ..." under the
+     * original status), as with the stock module */
     if (out.kind == OUT_STATUS) {
         forced = r->status;
-        r->status = HTTP_OK;
+        if (!out.refused || ctx->orig_status == HTTP_OK)
+            r->status = HTTP_OK;
     }
     /* an unsafe query left by an earlier rule is refused before the
      * status a later rule forces, as with the stock module */
@@ -1842,11 +1872,19 @@ static char *expand_tilde(request_rec *r, char *uri)
  * for all of them, as in stock.  It does not pass into sub-requests
  * (DirectoryIndex, look-ups, SSI): their rules run, so a rule that
  * refuses a file still refuses it when mod_dir looks it up. */
+/* [END] matched in this request or one it was internally redirected
+ * from.  Kept in the module's request slot, not in r->notes: a
+ * sub-request's [END] that mod_dir's fast redirect brings into the main
+ * request (with the sub-request's notes) stops nothing there, as with
+ * the stock module. */
 static int end_seen(request_rec *r)
 {
-    for (; r; r = r->prev)
-        if (apr_table_get(r->notes, NOTE_END))
+    for (; r; r = r->prev) {
+        const rw_reqstate_t *st = ap_get_module_config(r->request_config,
+                                                       &rewrite_module);
+        if (st && st->end)
             return 1;
+    }
     return 0;
 }
 
@@ -1877,7 +1915,7 @@ int rw_exec_server(request_rec *r)
     rw_server_conf_t *sc = ap_get_module_config(r->server->module_config,
                                                 &rewrite_module);
     rw_ctx_t ctx;
-    rw_outcome_t out = { OUT_NONE, 0 };
+    rw_outcome_t out = { OUT_NONE, 0, 0 };
     int passed, status;
 
     rw_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,

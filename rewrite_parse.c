@@ -1332,6 +1332,15 @@ static htentry_t *entry_new(htbatch_t *b, apr_hash_t *table, int conds,
     return e;
 }
 
+/* Lists e in its table and the LRU (lock held); the entry holds a
+ * reference to its batch. */
+static void publish(line_cache_t *c, htentry_t *e)
+{
+    apr_hash_set(e->table, e->line, APR_HASH_KEY_STRING, e);
+    lru_push(c, e);
+    ++e->batch->refs;
+}
+
 /* Charges cost to b (lock held). */
 static void charge(line_cache_t *c, htbatch_t *b, apr_size_t cost)
 {
@@ -1396,9 +1405,7 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
             if (apr_hash_get(table, line, APR_HASH_KEY_STRING) == e &&
                 cost <= c->budget / 16) {
                 victims = evict(c, e);
-                apr_hash_set(table, n->line, APR_HASH_KEY_STRING, n);
-                lru_push(c, n);
-                ++b->refs;
+                publish(c, n);
                 victims = shrink(c, victims);
             }
             apr_thread_mutex_unlock(c->lock);
@@ -1425,11 +1432,8 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
             held = 1;
             e = old;
         }
-        else {
-            apr_hash_set(table, e->line, APR_HASH_KEY_STRING, e);
-            lru_push(c, e);
-            ++b->refs;
-        }
+        else
+            publish(c, e);
     }
     /* else an error, or too big to keep: this request's only */
     victims = shrink(c, NULL);
