@@ -59,6 +59,29 @@ static unsigned inherit_mode(unsigned parent, unsigned child)
     return 0;
 }
 
+/* What a server and a directory record merge alike: the engine state
+ * and the options are the child's, else its parent's (a record without a
+ * RewriteOptions line takes its parent's, Inherit included, as with the
+ * stock module); the rules are the child's, with Inherit (or the
+ * parent's InheritDown) joined to the parent's.  Returns the inherit
+ * mode. */
+static unsigned merge_engine(apr_pool_t *p, int bstate, unsigned bopts,
+                             apr_array_header_t *brules, int astate,
+                             unsigned aopts, int aset,
+                             apr_array_header_t *arules, int *state,
+                             unsigned *opts, apr_array_header_t **rules)
+{
+    unsigned inherit;
+
+    *state = astate != RW_UNSET ? astate : bstate;
+    *opts = aset ? aopts : bopts;
+    inherit = inherit_mode(bopts, *opts);
+    *rules = inherit ? join_rules(p, brules, arules,
+                                  inherit == RW_OPT_INHERIT_BEFORE)
+                     : arules;
+    return inherit;
+}
+
 /* A virtual host inherits the main server's engine state; rules and maps
  * only with RewriteOptions Inherit (or the parent's InheritDown). */
 static void *merge_server(apr_pool_t *p, void *basev, void *addv)
@@ -67,24 +90,14 @@ static void *merge_server(apr_pool_t *p, void *basev, void *addv)
     rw_server_conf_t *c = apr_pcalloc(p, sizeof(*c));
     unsigned inherit;
 
-    c->state = add->state != RW_UNSET ? add->state : base->state;
-    /* a vhost without a RewriteOptions line takes the main server's
-     * options (Inherit included), as with the stock module */
-    c->options = add->options_set ? add->options : base->options;
+    inherit = merge_engine(p, base->state, base->options, base->rules,
+                           add->state, add->options, add->options_set,
+                           add->rules, &c->state, &c->options, &c->rules);
     c->options_set = add->options_set;
     c->server = add->server;
     c->pending = add->pending;
-
-    inherit = inherit_mode(base->options, c->options);
-    if (inherit) {
-        c->maps = apr_hash_overlay(p, add->maps, base->maps);
-        c->rules = join_rules(p, base->rules, add->rules,
-                              inherit == RW_OPT_INHERIT_BEFORE);
-    }
-    else {
-        c->maps = add->maps;
-        c->rules = add->rules;
-    }
+    c->maps = inherit ? apr_hash_overlay(p, add->maps, base->maps)
+                      : add->maps;
     return c;
 }
 
@@ -107,15 +120,16 @@ static void *merge_dir(apr_pool_t *p, void *basev, void *addv)
 {
     rw_dir_conf_t *base = basev, *add = addv;
     rw_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
-    unsigned inherit;
 
-    c->state = add->state != RW_UNSET ? add->state : base->state;
-    /* a section or .htaccess without a RewriteOptions line takes its
-     * parent's options (Inherit included: it takes the parent's rules
-     * too), as with the stock module; a merged record keeps the
-     * options it took, since httpd merges merged records again (the
-     * <Location> walk over the directory walk's result) */
-    c->options = add->options_set ? add->options : base->options;
+    /* InheritDown reaches the levels below only through the options
+     * they take from their parent: a child with a RewriteOptions line of
+     * its own passes its own options on, as with the stock module */
+    merge_engine(p, base->state, base->options, base->rules, add->state,
+                 add->options, add->options_set, add->rules, &c->state,
+                 &c->options, &c->rules);
+    /* a merged record keeps the options it took, since httpd merges
+     * merged records again (the <Location> walk over the directory
+     * walk's result) */
     c->options_set = add->options_set || base->options_set;
     c->directory = add->directory;
     c->pending = add->pending;
@@ -127,14 +141,6 @@ static void *merge_dir(apr_pool_t *p, void *basev, void *addv)
         c->baseurl = base->baseurl;
         c->baseurl_set = base->baseurl_set;
     }
-
-    /* InheritDown reaches the levels below only through the options
-     * they take from their parent: a child with a RewriteOptions line of
-     * its own passes its own options on, as with the stock module */
-    inherit = inherit_mode(base->options, c->options);
-    c->rules = inherit ? join_rules(p, base->rules, add->rules,
-                                    inherit == RW_OPT_INHERIT_BEFORE)
-                       : add->rules;
     return c;
 }
 

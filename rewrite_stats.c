@@ -123,7 +123,6 @@ const char *rw_cmd_statistics(cmd_parms *cmd, void *dconf, int flag)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
-    (void)dconf;
     if (err)
         return err;
     cfg.enabled = flag;
@@ -136,7 +135,6 @@ void rw_stats_cond_register(cmd_parms *cmd,
 {
     const char *prev;
 
-    (void)cmd;
     if (!cfg.pool)
         return;
     prev = apr_hash_get(cfg.conds, &pending, sizeof(pending));
@@ -291,7 +289,6 @@ int rw_stats_post_config(apr_pool_t *pconf, server_rec *s)
     apr_status_t rv;
     int i, n, kept = 0;
 
-    (void)pconf;
     apr_pool_userdata_get((void **)&old, STORE_KEY, proc);
     live = NULL;
     live_rules = NULL;

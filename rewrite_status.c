@@ -147,7 +147,6 @@ static const char *esc_json_c(unsigned char c, char *buf)
 
 static const char *esc_prom_c(unsigned char c, char *buf)
 {
-    (void)buf;
     switch (c) {
     case '"': return "\\\"";
     case '\\': return "\\\\";
