@@ -1684,7 +1684,7 @@ static int unsafe_args(rw_ctx_t *ctx, rw_outcome_t out)
 static int do_redirect(rw_ctx_t *ctx, int noescape)
 {
     request_rec *r = ctx->r;
-    const char *loc = r->filename;
+    char *loc = r->filename;
     int n = r->status;
     int queryless = is_queryless_url(loc);
 
@@ -1718,6 +1718,11 @@ static int do_redirect(rw_ctx_t *ctx, int noescape)
     }
     if (!ctx->perdir && apr_table_get(r->headers_out, "Vary"))
         apr_table_setn(r->notes, "redirect-keeps-vary", "1");
+    /* the escaped URL, query included, is the request's file name too
+     * (a sub-request's shows in PATH_TRANSLATED), as with the stock
+     * module; with [NE] the file name stays the unescaped URL */
+    if (!noescape)
+        r->filename = loc;
     apr_table_setn(r->headers_out, "Location", loc);
     r->status = HTTP_OK;
     if (!ap_is_HTTP_REDIRECT(n))
