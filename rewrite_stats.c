@@ -26,6 +26,7 @@
 #include "http_config.h"
 #include "http_log.h"
 #include "http_protocol.h"
+#include "util_cfgtree.h"
 
 #include "rewrite.h"
 #include "rewrite_stats.h"
@@ -80,6 +81,7 @@ typedef struct {
 static struct {
     apr_pool_t *pool;           /* pconf */
     int enabled;                /* RewriteStatistics On */
+    int collect;                /* rules are registered: -1 not known yet */
     apr_array_header_t *rules;  /* rw_stats_rule_t */
     apr_hash_t *conds;          /* pending list -> its RewriteCond lines */
     apr_hash_t *seen;           /* identity -> occurrences so far */
@@ -112,6 +114,7 @@ void rw_stats_pre_config(apr_pool_t *pconf)
 {
     cfg.pool = pconf;
     cfg.enabled = RW_STATS_DEFAULT;
+    cfg.collect = -1;
     cfg.rules = apr_array_make(pconf, 64, sizeof(rw_stats_rule_t));
     cfg.conds = apr_hash_make(pconf);
     cfg.seen = apr_hash_make(pconf);
@@ -129,13 +132,35 @@ const char *rw_cmd_statistics(cmd_parms *cmd, void *dconf, int flag)
     return NULL;
 }
 
+/* The last RewriteStatistics line of the configuration says On (read
+ * from the whole tree, since it may come after the rules). */
+static int tree_says_on(const ap_directive_t *d, int on)
+{
+    for (; d; d = d->next) {
+        if (d->directive && !strcasecmp(d->directive, "RewriteStatistics"))
+            on = d->args && !strcasecmp(d->args, "on");
+        on = tree_says_on(d->first_child, on);
+    }
+    return on;
+}
+
+/* Rules and conditions are registered (their identity, text, place)
+ * only when statistics will be on: at 10,000 rules that is megabytes
+ * the parent and every child would carry for nothing. */
+static int collecting(void)
+{
+    if (cfg.collect < 0)
+        cfg.collect = cfg.enabled || tree_says_on(ap_conftree, 0);
+    return cfg.collect;
+}
+
 void rw_stats_cond_register(cmd_parms *cmd,
                             const apr_array_header_t *pending,
                             const char *line)
 {
     const char *prev;
 
-    if (!cfg.pool)
+    if (!cfg.pool || !collecting())
         return;
     prev = apr_hash_get(cfg.conds, &pending, sizeof(pending));
     apr_hash_set(cfg.conds,
@@ -179,7 +204,7 @@ void rw_stats_rule_register(cmd_parms *cmd,
     uint64_t id;
     int *count;
 
-    if (!cfg.pool)
+    if (!cfg.pool || !collecting())
         return;
 
     conds = apr_hash_get(cfg.conds, &pending, sizeof(pending));

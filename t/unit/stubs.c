@@ -71,6 +71,7 @@ AP_DECLARE(char *) ap_escape_logitem(apr_pool_t *p, const char *str)
 }
 
 int unit_in_htaccess;   /* directives read from an .htaccess */
+ap_directive_t *ap_conftree;   /* no configuration tree */
 
 AP_DECLARE(const char *) ap_check_cmd_context(cmd_parms *cmd,
                                               unsigned forbidden)
