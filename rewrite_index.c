@@ -246,7 +246,7 @@ const int *rw_index_candidates(const rw_index_t *ix, apr_pool_t *pool,
      * stops past the longest literal (a URL longer than every exact
      * literal is none of them) */
     limit = ix->maxplen > ix->maxelen ? ix->maxplen : ix->maxelen;
-    for (L = 0; s[L] && L <= limit; ++L) {
+    for (L = 0; L <= limit && s[L]; ++L) {
         unsigned char c = (unsigned char)s[L];
         unsigned char f = (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a')
                                                  : c;

@@ -74,8 +74,10 @@ static apr_size_t utf8_len(const unsigned char *s)
 
 /* s with each character that needs it replaced by what esc() gives
  * (NULL: kept), invalid UTF-8 bytes by U+FFFD. */
-static const char *escape(apr_pool_t *p, const char *s,
-                          const char *(*esc)(unsigned char c, char *buf))
+typedef struct esc_fmt_t esc_fmt_t;
+static const char *esc_char(const esc_fmt_t *f, unsigned char c, char *buf);
+
+static const char *escape(apr_pool_t *p, const char *s, const esc_fmt_t *f)
 {
     const unsigned char *u = (const unsigned char *)(s ? s : "");
     apr_size_t cap = strlen((const char *)u) * 6 + 1, o = 0;
@@ -85,7 +87,7 @@ static const char *escape(apr_pool_t *p, const char *s,
         apr_size_t n = utf8_len(u);
         const char *rep = NULL;
         if (n == 1)
-            rep = esc(*u, buf);
+            rep = esc_char(f, *u, buf);
         else if (n == 0)
             rep = "\xEF\xBF\xBD";
         if (rep) {
@@ -108,57 +110,54 @@ static const char *escape(apr_pool_t *p, const char *s,
     return out;
 }
 
-static const char *esc_html_c(unsigned char c, char *buf)
+/* How one output format escapes: characters with a fixed replacement,
+ * and the form of the other control characters it escapes (by code
+ * point; none without ctl). */
+struct esc_fmt_t {
+    const char *chars;          /* replaced by reps[i] */
+    const char *const *reps;
+    const char *ctl;            /* format of base + c, or NULL */
+    unsigned base;
+    int keep_ws;                /* '\n' and '\t' are kept */
+    int del;                    /* 0x7F is a control character too */
+};
+
+static const char *const html_reps[] = {
+    "&amp;", "&lt;", "&gt;", "&quot;", "&#39;",
+};
+/* control characters as their pictures (U+2400...) */
+static const esc_fmt_t html_fmt = { "&<>\"'", html_reps, "&#%u;", 0x2400u,
+                                    1, 0 };
+
+static const char *const json_reps[] = {
+    "\\\"", "\\\\", "\\n", "\\t", "\\r",
+    /* harmless if the JSON lands in HTML */
+    "\\u003c", "\\u003e", "\\u0026",
+};
+static const esc_fmt_t json_fmt = { "\"\\\n\t\r<>&", json_reps, "\\u%04x", 0,
+                                    0, 1 };
+
+static const char *const prom_reps[] = { "\\\"", "\\\\", "\\n" };
+static const esc_fmt_t prom_fmt = { "\"\\\n", prom_reps, NULL, 0, 0, 0 };
+
+/* What c becomes in format f (buf: room for a code point), NULL: kept. */
+static const char *esc_char(const esc_fmt_t *f, unsigned char c, char *buf)
 {
-    switch (c) {
-    case '&': return "&amp;";
-    case '<': return "&lt;";
-    case '>': return "&gt;";
-    case '"': return "&quot;";
-    case '\'': return "&#39;";
-    default:
-        if (c < 0x20 && c != '\n' && c != '\t') {
-            apr_snprintf(buf, 8, "&#%u;", 0x2400u + c);  /* control pictures */
-            return buf;
-        }
-        return NULL;
+    const char *at = c ? strchr(f->chars, c) : NULL;
+
+    if (at)
+        return f->reps[at - f->chars];
+    if (f->ctl && (c < 0x20 || (f->del && c == 0x7F)) &&
+        !(f->keep_ws && (c == '\n' || c == '\t'))) {
+        apr_snprintf(buf, 8, f->ctl, f->base + c);
+        return buf;
     }
+    return NULL;
 }
 
-static const char *esc_json_c(unsigned char c, char *buf)
-{
-    switch (c) {
-    case '"': return "\\\"";
-    case '\\': return "\\\\";
-    case '\n': return "\\n";
-    case '\t': return "\\t";
-    case '\r': return "\\r";
-    case '<': return "\\u003c";     /* harmless if the JSON lands in HTML */
-    case '>': return "\\u003e";
-    case '&': return "\\u0026";
-    default:
-        if (c < 0x20 || c == 0x7F) {
-            apr_snprintf(buf, 8, "\\u%04x", c);
-            return buf;
-        }
-        return NULL;
-    }
-}
-
-static const char *esc_prom_c(unsigned char c, char *buf)
-{
-    switch (c) {
-    case '"': return "\\\"";
-    case '\\': return "\\\\";
-    case '\n': return "\\n";
-    default:
-        return NULL;
-    }
-}
-
-#define HTML(p, s) escape((p), (s), esc_html_c)
-#define JSON(p, s) escape((p), (s), esc_json_c)
-#define PROM(p, s) escape((p), (s), esc_prom_c)
+#define HTML(p, s) escape((p), (s), &html_fmt)
+#define JSON(p, s) escape((p), (s), &json_fmt)
+#define PROM(p, s) escape((p), (s), &prom_fmt)
 
 /* ------------------------------------------------------------------ */
 /* Rows                                                                */
