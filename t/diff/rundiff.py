@@ -676,6 +676,8 @@ def _mask(rx, text):
 OWN = "@CLIENTPORT@"
 LOG_LINE_MAX = 8180      # Apache's error log lines end at 8190 characters
 CUT_KEEP = 7500          # the message part surely kept of such a line
+CUT_NEAR = LOG_LINE_MAX - 200   # prefixes of the two modules differ by less
+CUT_MARK = "<cut by the error log>"
 
 
 _ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
@@ -737,11 +739,24 @@ def trace_norm(data, own_port, levels, masks):
     if "[rewrite:" not in data:
         return []
     # Apache cuts error log lines at LOG_LINE_MAX; where it happens in the
-    # message depends on the prefix (source file name, pids), so a cut
-    # message is compared only up to CUT_KEEP characters
+    # message depends on the prefix (source file name, pids), so a line
+    # near the limit (whose message the other module's longer or shorter
+    # prefix may have cut, or not) is compared only up to CUT_KEEP
+    # characters (fuzz-diff seed 908: a line cut in one log and whole in
+    # the other)
+    # The message is cut at the same offset in both logs, before any
+    # replacement (a path replaced by @WORK@ near the cut would shift it)
     cut = set()
-    if len(data) >= LOG_LINE_MAX:
-        cut = {i for i, l in enumerate(data.split("\n")) if len(l) >= LOG_LINE_MAX}
+    if len(data) >= CUT_NEAR:
+        lines = data.split("\n")
+        for i, l in enumerate(lines):
+            if len(l) >= CUT_NEAR:
+                m = _TRACE_RE.match(l)
+                if m is not None:
+                    lines[i] = l[:m.start(6) + CUT_KEEP] + CUT_MARK
+                    cut.add(i)
+        if cut:
+            data = "\n".join(lines)
     # whole-slice replacements first (fast); the port in '[client ip:port]'
     # becomes @CLIENTPORT@ too, which marks the request's own lines
     root = WORK.root
@@ -766,8 +781,6 @@ def trace_norm(data, own_port, levels, masks):
         num = get(level)
         if num is None or (levels is not None and num not in levels):
             continue
-        if i in cut:
-            msg = msg[:CUT_KEEP] + "<cut by the error log>"
         if host is not None and user == "- -" and not masks and client and \
                 client.endswith(OWN):
             out.append((num, "%s [%s/%s] %s" % (level, host, rid, msg)))
