@@ -68,9 +68,13 @@ for t in "$@"; do
     esac
     dict=
     [ -f "fuzz/dict/$t.dict" ] && dict=-dict=fuzz/dict/$t.dict
-    # a hard limit on top of -max_total_time, should the target hang
-    timeout -k 10 $((secs + 120)) "$bin" -max_total_time="$secs" \
-        -timeout=10 -rss_limit_mb=2048 -max_len=$maxlen $dict \
+    # a hard limit on top of -max_total_time, should the target hang.
+    # -timeout=60: a backtracking pattern on fuzz_expand's 20,000-byte
+    # subjects runs the interpreter to PCRE2's default match limit (as
+    # the stock module does) when the JIT gives up: 10-30 s under the
+    # sanitizers, slow but not a hang
+    timeout -k 10 $((secs + 180)) "$bin" -max_total_time="$secs" \
+        -timeout=60 -rss_limit_mb=2048 -max_len=$maxlen $dict \
         -print_final_stats=1 -artifact_prefix="$arts/$t-" ${FUZZ_ARGS:-} \
         "$corpus" "fuzz/corpus/$t" >"$log" 2>&1
     rc=$?
