@@ -597,12 +597,7 @@ class TraceLine:
 
 def rewrite_trace(path, offset):
     """For -v: the rewrite log lines written since offset, as TraceLine."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            data = f.read().decode("utf-8", "replace")
-    except OSError:
-        return []
+    data = rh.ErrorLog(path).read(offset)
     return [TraceLine(l) for l in data.split("\n") if "[rewrite:" in l]
 
 
@@ -725,13 +720,8 @@ def collect_trace(path, offset, own_port, levels, masks):
     <date>; the masks of trace-allow.txt are applied. Lines logged for
     another connection (a request proxied to this server) are marked
     '(conn N)', with that connection's port as @CLIENTPORT@ too."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            data = f.read().decode("utf-8", "replace")
-    except OSError:
-        return []
-    return trace_norm(data, own_port, levels, masks)
+    return trace_norm(rh.ErrorLog(path).read(offset), own_port, levels,
+                      masks)
 
 
 def trace_norm(data, own_port, levels, masks):
