@@ -194,9 +194,11 @@ static int post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
             rw_rule_t *rules = (rw_rule_t *)sc->rules->elts;
             int i, n = sc->rules->nelts;
             sc->index = rw_index_build(p, rules, n);
-            for (i = 0; n >= RW_NOJIT_MIN_RULES && i < n; ++i)
+            for (i = 0; i < n; ++i)
                 if (rules[i].re && rules[i].re->lit &&
-                    rules[i].re->litlen >= 2 && !rules[i].negate)
+                    rules[i].re->litlen >= 2 && !rules[i].negate &&
+                    (n >= RW_NOJIT_MIN_RULES ||
+                     !rw_pattern_backtracks(rules[i].pattern)))
                     rules[i].re->nojit = 1;
         }
     }

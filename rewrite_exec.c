@@ -303,20 +303,116 @@ static pcre2_match_data *match_data(request_rec *r)
     return st->md;
 }
 
-/* The pattern's required literal rules out a match (see rw_regex_t). */
-static int cannot_match(const rw_regex_t *re, const char *s)
+/* s starts with the n bytes of lit (ASCII case folded when fold); a
+ * shorter s does not (lit holds no NUL). */
+static int lit_at(const char *s, const char *lit, apr_size_t n, int fold)
 {
     apr_size_t i;
 
-    for (i = 0; i < re->litlen; ++i) {
-        unsigned char a = (unsigned char)s[i], b = (unsigned char)re->lit[i];
+    for (i = 0; i < n; ++i) {
+        unsigned char a = (unsigned char)s[i], b = (unsigned char)lit[i];
         if (a == b)
             continue;
-        if (!re->lit_nocase || a > 127 || b > 127 ||
-            apr_tolower(a) != apr_tolower(b))
-            return 1;               /* includes the end of s */
+        if (!fold || a > 127 || b > 127 || apr_tolower(a) != apr_tolower(b))
+            return 0;               /* includes the end of s */
     }
+    return 1;
+}
+
+/* The pattern's required literal rules out a match (see rw_regex_t). */
+static int cannot_match(const rw_regex_t *re, const char *s)
+{
+    if (!lit_at(s, re->lit, re->litlen, re->lit_nocase))
+        return 1;
     return re->lit_exact && s[re->litlen] != '\0';
+}
+
+/* Where re->tail starts in s[0..len): its first copy, or with last its
+ * last one; -1 when s has none. */
+static long find_tail(const rw_regex_t *re, const char *s, apr_size_t len,
+                      int last)
+{
+    apr_size_t n = re->taillen, i;
+
+    if (len < n)
+        return -1;
+    if (last) {
+        for (i = len - n + 1; i-- > 0; )
+            if (lit_at(s + i, re->tail, n, re->lit_nocase))
+                return (long)i;
+    }
+    else {
+        for (i = 0; i + n <= len; ++i)
+            if (lit_at(s + i, re->tail, n, re->lit_nocase))
+                return (long)i;
+    }
+    return -1;
+}
+
+/* A pattern decided without PCRE (rw_shape_t), its prefix literal
+ * already checked by cannot_match: whether s matches, and $0/$1 in m
+ * when m is not NULL, as PCRE would give them. */
+static int shape_match(const rw_regex_t *re, const char *s, rw_match_t *m)
+{
+    apr_size_t len = 0;
+    long from = 0, to, g1 = -1, g2 = -1;
+
+    switch ((rw_shape_t)re->shape) {
+    case RW_SHAPE_EXACT:
+    case RW_SHAPE_PREFIX:
+        to = (long)re->litlen;
+        break;
+    case RW_SHAPE_REST:
+        to = g2 = (long)strlen(s);
+        g1 = (long)re->litlen;
+        break;
+    case RW_SHAPE_ALL:
+        to = (long)strlen(s);
+        break;
+    case RW_SHAPE_ONE:
+        if (!*s)
+            return 0;
+        to = 1;
+        break;
+    case RW_SHAPE_CONTAINS:
+        if ((from = find_tail(re, s, strlen(s), 0)) < 0)
+            return 0;
+        to = from + (long)re->taillen;
+        break;
+    case RW_SHAPE_LASTSPLIT:
+        if ((g2 = find_tail(re, s, strlen(s), 1)) < 0)
+            return 0;
+        g1 = 0;
+        to = g2 + (long)re->taillen;
+        break;
+    case RW_SHAPE_SUFFIX:
+    case RW_SHAPE_ENDSPLIT:
+        len = strlen(s);
+        if (len < re->taillen ||
+            !lit_at(s + len - re->taillen, re->tail, re->taillen,
+                    re->lit_nocase))
+            return 0;
+        to = (long)len;
+        if (re->shape == RW_SHAPE_SUFFIX)
+            from = (long)(len - re->taillen);
+        else {
+            g1 = 0;
+            g2 = (long)(len - re->taillen);
+        }
+        break;
+    default:
+        return 0;
+    }
+    if (m) {
+        m->subject = s;
+        m->n = g1 < 0 ? 1 : 2;
+        /* only the first m->n pairs are ever read (match_ref) */
+        m->ov[0] = (int)from;
+        m->ov[1] = (int)to;
+        m->ov[2] = (int)g1;
+        m->ov[3] = (int)g2;
+    }
+    return 1;
 }
 
 /* cannot_match() for the rule loop: an exact literal ("^/old/x$") is
@@ -339,6 +435,15 @@ static int cannot_match_fast(rw_ctx_t *ctx, const rw_regex_t *re,
     return cannot_match(re, s);
 }
 
+/* s[0..len) has neither case of byte c (rw_regex_t.need; 0: none
+ * needed). */
+static int lacks(const char *s, apr_size_t len, unsigned char c)
+{
+    if (!c || memchr(s, c, len))
+        return 0;
+    return !apr_isalpha(c) || !memchr(s, apr_toupper(c), len);
+}
+
 /* Matches s against re; fills m when m is not NULL. */
 static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
                        rw_match_t *m)
@@ -349,28 +454,15 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
 
     if (re->lit && cannot_match(re, s))
         return 0;
-    if (!re->code) {
-        /* no PCRE code: "^literal$" (s is the literal, no group),
-         * "^literal" ($0 is the literal) or "^literal(.*)$" ($0 all of s,
-         * $1 the rest); PCRE would only say the same */
-        if (m) {
-            int mlen = re->lit_rest ? (int)strlen(s) : (int)re->litlen;
-            m->subject = s;
-            m->n = re->lit_rest ? 2 : 1;
-            /* only the first m->n pairs are ever read (match_ref) */
-            m->ov[0] = 0;
-            m->ov[1] = mlen;
-            if (re->lit_rest) {
-                m->ov[2] = (int)re->litlen;
-                m->ov[3] = mlen;
-            }
-        }
-        return 1;
-    }
+    if (!re->code)
+        return shape_match(re, s, m);
+    len = strlen(s);
+    if (len < re->minlen || lacks(s, len, re->need[0]) ||
+        lacks(s, len, re->need[1]))
+        return 0;                   /* PCRE would say so, after more work */
     md = match_data(r);
     if (!md)
         return 0;
-    len = strlen(s);
     /* with JIT code, the JIT's own entry: the same match without the
      * checks pcre2_match makes before it hands over to it */
     rc = re->jitted

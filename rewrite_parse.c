@@ -87,35 +87,79 @@ static apr_status_t regex_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* Finds the literal every match of pattern must start with: "^" and
- * then plain characters (or backslash-escaped punctuation), stopping
- * before anything that is not certain to match exactly once.  Patterns
- * with '|' or with multi-line '^' get none. */
+/* One literal character of a pattern at c: a plain character, or a
+ * backslash before punctuation.  Returns its length in the pattern (0:
+ * not a literal character) and the character in *ch. */
+static int lit_char(const char *c, char *ch)
+{
+    if (*c == '\\') {
+        if (!c[1] || apr_isalnum(c[1]))
+            return 0;               /* \d, \Q, \1 ...: not a literal */
+        *ch = c[1];
+        return 2;
+    }
+    if (!*c || strchr(".[]()*+?{}^$|", *c))
+        return 0;
+    *ch = *c;
+    return 1;
+}
+
+/* The whole of c as one literal with no quantifier, then an optional
+ * final '$' (*end says whether): its length in out, 0 when c is not
+ * that. */
+static apr_size_t whole_literal(const char *c, char *out, int *end)
+{
+    apr_size_t n = 0;
+    int k;
+    char ch;
+
+    while ((k = lit_char(c, &ch)) > 0) {
+        if (c[k] && strchr("*+?{", c[k]))
+            return 0;
+        out[n++] = ch;
+        c += k;
+    }
+    *end = c[0] == '$';
+    return c[*end] == '\0' ? n : 0;
+}
+
+/* Finds the literal every match of pattern must start with ("^" and then
+ * plain characters, stopping before anything that is not certain to
+ * match exactly once), and whether the pattern is one of the shapes
+ * decided without PCRE (rw_shape_t).  Patterns with '|' or with
+ * multi-line '^' get neither. */
 static void find_literal(apr_pool_t *p, const char *pat, int nocase,
                          rw_regex_t *re)
 {
     int cflags = ap_regcomp_get_default_cflags();
-    char *lit = apr_palloc(p, strlen(pat) + 1);
+    int dotall = (cflags & AP_REG_DOTALL) != 0;
+    int endonly = (cflags & AP_REG_DOLLAR_ENDONLY) != 0;
+    apr_size_t plen = strlen(pat);
+    char small[256];
+    char *lit = plen < sizeof(small) ? small : apr_palloc(p, plen + 1);
     apr_size_t n = 0;
     const char *c;
+    int end, k;
+    char ch;
 
-    if (pat[0] != '^' || strchr(pat, '|') || (cflags & AP_REG_NEWLINE))
+    re->lit_nocase = nocase || (cflags & AP_REG_ICASE);
+    if (strchr(pat, '|') || (cflags & AP_REG_NEWLINE))
         return;
-    for (c = pat + 1; *c; ) {
-        char ch;
-        const char *next;
-        if (*c == '\\') {
-            if (!c[1] || apr_isalnum(c[1]))
-                break;              /* \d, \Q, \1 ...: not a literal */
-            ch = c[1];
-            next = c + 2;
+    if (pat[0] != '^') {
+        if (dotall && (!strcmp(pat, ".*") || !strcmp(pat, ".*$")))
+            re->shape = RW_SHAPE_ALL;
+        else if (dotall && !strcmp(pat, "."))
+            re->shape = RW_SHAPE_ONE;
+        else if ((n = whole_literal(pat, lit, &end)) > 0 &&
+                 (!end || endonly)) {
+            re->shape = end ? RW_SHAPE_SUFFIX : RW_SHAPE_CONTAINS;
+            re->tail = apr_pstrmemdup(p, lit, n);
+            re->taillen = n;
         }
-        else if (strchr(".[]()*+?{}^$", *c))
-            break;
-        else {
-            ch = *c;
-            next = c + 1;
-        }
+        return;
+    }
+    for (c = pat + 1; (k = lit_char(c, &ch)) > 0; ) {
+        const char *next = c + k;
         if (*next == '*' || *next == '?' || *next == '{')
             break;                  /* optional or counted: stop before */
         lit[n++] = ch;
@@ -123,22 +167,68 @@ static void find_literal(apr_pool_t *p, const char *pat, int nocase,
         if (*next == '+')
             break;                  /* once at least: keep, then stop */
     }
-    if (n == 0)
-        return;
-    lit[n] = '\0';
-    re->lit = lit;
-    re->litlen = n;
-    re->lit_nocase = nocase || (cflags & AP_REG_ICASE);
-    re->lit_exact = c[0] == '$' && c[1] == '\0' &&
-                    (cflags & AP_REG_DOLLAR_ENDONLY);
-    if (re->lit_exact)
-        re->lithash = rw_lit_hash(lit, n, re->lit_nocase);
-    /* "^literal" alone, and "^literal(.*)$" when '.' takes every byte
-     * (RegexDefaultOptions DOTALL, the default): decided without PCRE
-     * too, $1 being the rest of the subject */
-    re->lit_only = *c == '\0';
-    re->lit_rest = (cflags & AP_REG_DOTALL) &&
-                   (!strcmp(c, "(.*)$") || !strcmp(c, "(.*)"));
+    if (n > 0) {
+        re->lit = apr_pstrmemdup(p, lit, n);
+        re->litlen = n;
+    }
+    if (c[0] == '$' && c[1] == '\0' && endonly) {
+        re->shape = RW_SHAPE_EXACT;
+        re->lit_exact = 1;
+        if (!re->lit)
+            re->lit = "";           /* "^$": the prefilter tests s[0] */
+        re->lithash = rw_lit_hash(re->lit, n, re->lit_nocase);
+    }
+    else if (*c == '\0')
+        re->shape = RW_SHAPE_PREFIX;
+    else if (dotall && (!strcmp(c, "(.*)$") || !strcmp(c, "(.*)")))
+        re->shape = RW_SHAPE_REST;
+    else if (dotall && (!strcmp(c, ".*") || !strcmp(c, ".*$")))
+        re->shape = RW_SHAPE_ALL;
+    else if (n == 0 && dotall && !strncmp(c, "(.*)", 4) &&
+             (n = whole_literal(c + 4, lit, &end)) > 0 &&
+             (!end || endonly)) {
+        re->shape = end ? RW_SHAPE_ENDSPLIT : RW_SHAPE_LASTSPLIT;
+        re->tail = apr_pstrmemdup(p, lit, n);
+        re->taillen = n;
+    }
+}
+
+/* A code unit PCRE2 says every match has (first or last: type 1) as a
+ * byte to look for, lower-cased (a letter is looked for in both cases: a
+ * caseless part of the pattern could match either); 0 for none.  Letters
+ * only without UTF, where caseless matching stays within ASCII ("k" also
+ * matches U+212A in UTF mode). */
+static unsigned char need_byte(const pcre2_code *code, uint32_t what_type,
+                               uint32_t what_unit, int utf)
+{
+    uint32_t type = 0, v = 0;
+
+    if (pcre2_pattern_info(code, what_type, &type) != 0 || type != 1 ||
+        pcre2_pattern_info(code, what_unit, &v) != 0 || v == 0 || v > 127 ||
+        (utf && apr_isalpha(v)))
+        return 0;
+    return (unsigned char)apr_tolower(v);
+}
+
+/* The pattern info that rules subjects out before pcre2_match (see
+ * rw_regex_t.minlen and need). */
+static void find_needs(rw_regex_t *re)
+{
+    uint32_t v = 0, all = 0;
+    int utf;
+
+    if (pcre2_pattern_info(re->code, PCRE2_INFO_MINLENGTH, &v) == 0)
+        re->minlen = v;
+    pcre2_pattern_info(re->code, PCRE2_INFO_ALLOPTIONS, &all);
+    utf = (all & PCRE2_UTF) != 0;
+    re->need[0] = need_byte(re->code, PCRE2_INFO_FIRSTCODETYPE,
+                            PCRE2_INFO_FIRSTCODEUNIT, utf);
+    re->need[1] = need_byte(re->code, PCRE2_INFO_LASTCODETYPE,
+                            PCRE2_INFO_LASTCODEUNIT, utf);
+    if (re->need[1] == re->need[0] || !re->need[0]) {
+        re->need[0] = re->need[1];
+        re->need[1] = 0;
+    }
 }
 
 const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
@@ -150,13 +240,16 @@ const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
     rw_regex_t *re = apr_pcalloc(p, sizeof(*re));
 
     /* An exact literal ("^/old/page-1$": plain characters between '^'
-     * and '$', no group), a literal prefix alone or followed by "(.*)$"
-     * is decided by the prefilter alone and never run through PCRE: it
-     * gets no compiled code at all, which at 10,000 such rules is most
-     * of the config time and of the memory. */
+     * and '$', no group), a literal prefix alone or followed by "(.*)$",
+     * and the other shapes of rw_shape_t ("^", ".", "\.css$", "gzip" ...)
+     * are decided without PCRE: no compiled code at all, which at 10,000
+     * such rules is most of the config time and of the memory, and no
+     * JIT code or interpreter call for the commonest patterns. */
     find_literal(p, pattern, nocase, re);
-    if (re->lit_exact || re->lit_only || re->lit_rest) {
-        re->ncaps = re->lit_rest ? 1 : 0;
+    if (re->shape != RW_SHAPE_PCRE) {
+        re->ncaps = re->shape == RW_SHAPE_REST ||
+                    re->shape == RW_SHAPE_LASTSPLIT ||
+                    re->shape == RW_SHAPE_ENDSPLIT;
         *out = re;
         return NULL;
     }
@@ -171,10 +264,33 @@ const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
     }
     pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &ncaps);
     re->ncaps = (int)ncaps;
+    find_needs(re);
     re->src = apr_pstrdup(p, pattern);
     apr_pool_cleanup_register(p, re, regex_cleanup, apr_pool_cleanup_null);
     *out = re;
     return NULL;
+}
+
+int rw_pattern_backtracks(const char *pattern)
+{
+    const char *c;
+    int anys = 0;
+
+    for (c = pattern; *c; ++c) {
+        if (*c == '\\') {
+            if (!*++c)
+                break;
+            continue;
+        }
+        if (*c == '|' || (*c == '(' && c[1] == '?' &&
+                          (c[2] == '=' || c[2] == '!' || c[2] == '<')) ||
+            (*c == ')' && c[1] && strchr("*+?{", c[1])))
+            return 1;
+        /* ".*" twice: each split point of one is tried with the other */
+        if (*c == '.' && (c[1] == '*' || c[1] == '+') && ++anys > 1)
+            return 1;
+    }
+    return 0;
 }
 
 void rw_regex_jit(rw_regex_t *re)
@@ -944,8 +1060,6 @@ struct htentry_t {
     apr_hash_t *table;          /* the table it is in */
     const char *line;           /* the key */
     void *data;                 /* rw_rule_t (conds not attached) or rw_cond_t */
-    int uses;                   /* times looked up */
-    int jit;                    /* its regex is JIT-compiled (or being) */
 };
 
 struct line_cache_t {
@@ -1080,11 +1194,28 @@ static apr_status_t cache_cleanup(void *data)
         if (b)
             apr_pool_destroy(b->pool);
     }
+    if (c->pool)
+        apr_pool_destroy(c->pool);
     if (c->alloc)
         apr_allocator_destroy(c->alloc);
     if (cache == c)
         cache = NULL;
     return APR_SUCCESS;
+}
+
+/* The tables, made on the first .htaccess line (lock held): a server
+ * without .htaccess files does not carry them.  0 when they cannot be. */
+static int cache_tables(line_cache_t *c)
+{
+    if (c->pool)
+        return 1;
+    if (apr_pool_create_unmanaged_ex(&c->pool, NULL, c->alloc) != APR_SUCCESS) {
+        c->pool = NULL;
+        return 0;
+    }
+    c->rules = apr_hash_make_custom(c->pool, rw_hash_keyed);
+    c->conds = apr_hash_make_custom(c->pool, rw_hash_keyed);
+    return 1;
 }
 
 void rw_parse_init(apr_pool_t *pconf)
@@ -1105,25 +1236,23 @@ void rw_parse_init(apr_pool_t *pconf)
         sip_k1 = (sip_k1 << 8) | seed[8 + i];
     }
     /* the tables grow at request time, under the lock, in a pool of
-     * their own (pconf's allocator has a mutex) */
+     * their own (cache_tables), from the batches' allocator; the batches'
+     * pools share that allocator, which keeps the memory of freed batches
+     * for the next ones (up to the budget) instead of handing it back to
+     * malloc: a cache that churns does not scatter free blocks over the
+     * threads' malloc arenas */
     if (apr_thread_mutex_create(&c->lock, APR_THREAD_MUTEX_DEFAULT, pconf) ||
-        apr_pool_create(&c->pool, pconf))
+        apr_allocator_create(&c->alloc))
         return;
-    /* the batches' pools share one allocator, which keeps the memory of
-     * freed batches for the next ones (up to the budget) instead of
-     * handing it back to malloc: a cache that churns does not scatter
-     * free blocks over the threads' malloc arenas */
-    if (apr_allocator_create(&c->alloc) ||
-        apr_thread_mutex_create(&c->alloc_lock, APR_THREAD_MUTEX_DEFAULT,
-                                c->pool))
+    if (apr_thread_mutex_create(&c->alloc_lock, APR_THREAD_MUTEX_DEFAULT,
+                                pconf)) {
+        apr_allocator_destroy(c->alloc);
         return;
+    }
     apr_allocator_mutex_set(c->alloc, c->alloc_lock);
     apr_allocator_max_free_set(c->alloc, RW_HTCACHE_BYTES);
-    c->rules = apr_hash_make_custom(c->pool, rw_hash_keyed);
-    c->conds = apr_hash_make_custom(c->pool, rw_hash_keyed);
     c->budget = RW_HTCACHE_BYTES;
-    /* on the tables' pool: runs while they are still there */
-    apr_pool_cleanup_register(c->pool, c, cache_cleanup, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(pconf, c, cache_cleanup, apr_pool_cleanup_null);
     cache = c;
 }
 
@@ -1302,11 +1431,10 @@ static htbatch_t *request_batch(line_cache_t *c, apr_pool_t *rp)
 }
 
 /* Compiles line with fn into a new entry of batch b (no lock needed:
- * nobody else sees it yet, and only this request allocates from b);
- * JIT-compiles its regex when jit.  *cost: what it charges to the
- * budget.  NULL on error, with *err in p. */
+ * nobody else sees it yet, and only this request allocates from b).
+ * *cost: what it charges to the budget.  NULL on error, with *err in p. */
 static htentry_t *entry_new(htbatch_t *b, apr_hash_t *table, int conds,
-                            const char *line, size_t size, int jit,
+                            const char *line, size_t size,
                             const char *(*fn)(apr_pool_t *, const char *,
                                               void *),
                             apr_pool_t *p, apr_size_t *cost,
@@ -1315,7 +1443,6 @@ static htentry_t *entry_new(htbatch_t *b, apr_hash_t *table, int conds,
     htentry_t *e = apr_pcalloc(b->pool, sizeof(*e));
 
     e->batch = b;
-    e->uses = 1;                /* the compiling request's use */
     e->table = table;
     e->line = apr_pstrdup(b->pool, line);
     e->data = apr_palloc(b->pool, size);
@@ -1323,10 +1450,6 @@ static htentry_t *entry_new(htbatch_t *b, apr_hash_t *table, int conds,
         *err = apr_pstrdup(p, *err);
         *cost = line_cost(line, conds, NULL);
         return NULL;
-    }
-    if (jit) {
-        rw_regex_jit(data_regex(conds, e->data));
-        e->jit = 1;
     }
     *cost = line_cost(line, conds, e->data);
     return e;
@@ -1351,10 +1474,11 @@ static void charge(line_cache_t *c, htbatch_t *b, apr_size_t cost)
 /* Compiles line into *out (size bytes) with fn: from the cache in an
  * .htaccess (the request holds a reference to the entry's batch until
  * its pool goes away), from the config pool elsewhere.  Errors are not
- * cached.  A line is first compiled without JIT (a line seen once, as a
- * hostile .htaccess that changes on every request makes them, costs what
- * it costs the stock module); on its second use it is compiled again
- * with JIT, outside the lock, and the new entry replaces the old one. */
+ * cached.  .htaccess patterns get no JIT code: the JIT compiler would run
+ * in every child (each compiles its own .htaccess lines), and its code
+ * and the compiler's own pages would put each child's memory well above
+ * the stock module's; the shapes decided without PCRE (rw_shape_t) take
+ * the commonest patterns off the interpreter instead. */
 static const char *compile_cached(cmd_parms *cmd, int conds,
                                   const char *line, void *out, size_t size,
                                   const char *(*fn)(apr_pool_t *,
@@ -1363,10 +1487,10 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
     line_cache_t *c = cache;
     const char *err;
     apr_hash_t *table;
-    htentry_t *e, *n, *old;
+    htentry_t *e, *old;
     htbatch_t *b, *victims = NULL;
     apr_size_t cost;
-    int promote = 0, held = 0;
+    int held = 0;
 
     if (!c || !rw_in_htaccess(cmd)) {
         if ((err = fn(cmd->pool, line, out)))
@@ -1374,8 +1498,12 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
         rw_regex_jit(data_regex(conds, out));
         return NULL;
     }
-    table = conds ? c->conds : c->rules;
     apr_thread_mutex_lock(c->lock);
+    if (!cache_tables(c)) {
+        apr_thread_mutex_unlock(c->lock);
+        return fn(cmd->pool, line, out);
+    }
+    table = conds ? c->conds : c->rules;
     e = apr_hash_get(table, line, APR_HASH_KEY_STRING);
     if (e) {
         if (e != c->head) {
@@ -1383,10 +1511,6 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
             lru_push(c, e);
         }
         ++e->batch->refs;
-        if (++e->uses >= 2 && !e->jit) {
-            e->jit = 1;                 /* one thread does it */
-            promote = 1;
-        }
     }
     apr_thread_mutex_unlock(c->lock);
 
@@ -1395,22 +1519,6 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
         memcpy(out, e->data, size);
         apr_pool_cleanup_register(cmd->pool, e->batch, release_batch,
                                   apr_pool_cleanup_null);
-        /* used again: worth JIT code for the next requests */
-        if (promote && (b = request_batch(c, cmd->pool)) &&
-            (n = entry_new(b, table, conds, line, size, 1, fn, cmd->pool,
-                           &cost, &err))) {
-            n->uses = e->uses;
-            apr_thread_mutex_lock(c->lock);
-            charge(c, b, cost);
-            if (apr_hash_get(table, line, APR_HASH_KEY_STRING) == e &&
-                cost <= c->budget / 16) {
-                victims = evict(c, e);
-                publish(c, n);
-                victims = shrink(c, victims);
-            }
-            apr_thread_mutex_unlock(c->lock);
-            free_victims(victims);
-        }
         return NULL;
     }
 
@@ -1419,8 +1527,7 @@ static const char *compile_cached(cmd_parms *cmd, int conds,
     if (line_cost(line, conds, NULL) > c->budget / 16 ||
         !(b = request_batch(c, cmd->pool)))
         return fn(cmd->pool, line, out);
-    e = entry_new(b, table, conds, line, size, 0, fn, cmd->pool, &cost,
-                  &err);
+    e = entry_new(b, table, conds, line, size, fn, cmd->pool, &cost, &err);
     apr_thread_mutex_lock(c->lock);
     charge(c, b, cost);
     if (e && cost <= c->budget / 16) {

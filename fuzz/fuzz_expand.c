@@ -128,7 +128,8 @@ static pcre2_match_context *plain_mctx(void)
     return mc;
 }
 
-static int plain_match(const char *pattern, int nocase, const char *s)
+static int plain_match(const char *pattern, int nocase, const char *s,
+                       rw_match_t *m)
 {
     pcre2_match_data *md = pcre2_match_data_create(RW_MAX_REFS, NULL);
     int err, rc;
@@ -149,6 +150,13 @@ static int plain_match(const char *pattern, int nocase, const char *s)
      * compared (-2) */
     rc = pcre2_match(code, (PCRE2_SPTR)s, strlen(s), 0, PCRE2_NO_JIT, md,
                      plain_mctx());
+    if (rc >= 0) {
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        int i;
+        m->n = rc == 0 ? RW_MAX_REFS : rc;
+        for (i = 0; i < 2 * m->n; ++i)
+            m->ov[i] = ov[i] != PCRE2_UNSET ? (int)ov[i] : -1;
+    }
     pcre2_match_data_free(md);
     pcre2_code_free(code);
     if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
@@ -331,6 +339,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ctx.perdir = "/var/www/html/";
     if (mode & 8) {
         int m1, m2, p1, p2;
+        rw_match_t pm1, pm2;
         /* the capture bytes are free: RegexDefaultOptions from the first */
         unit_default_cflags = ((caps[0] & 1) ? AP_REG_ICASE : 0) |
                               ((caps[0] & 2) ? AP_REG_NEWLINE : 0) |
@@ -350,13 +359,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* neither the prefilter (the pattern's required literal) nor the
          * JIT (its stack, its limits) changes the interpreter's answer */
         p1 = plain_match(piece[1], (rule->flags & RW_RF_NOCASE) != 0,
-                         piece[2]);
+                         piece[2], &pm1);
         p2 = plain_match(piece[1], (rule->flags & RW_RF_NOCASE) != 0,
-                         piece[3]);
+                         piece[3], &pm2);
         FZ_CHECK(p1 == -2 || m1 == p1,
-                 "prefilter or JIT changed a match result ($N subject)");
+                 "prefilter, shape or JIT changed a match result ($N subject)");
         FZ_CHECK(p2 == -2 || m2 == p2,
-                 "prefilter or JIT changed a match result (%N subject)");
+                 "prefilter, shape or JIT changed a match result (%N subject)");
+        /* and the captures: the pairs match_ref reads */
+        FZ_CHECK(!(m1 && p1 == 1) || (ctx.rule.n == pm1.n &&
+                 !memcmp(ctx.rule.ov, pm1.ov, 2 * (size_t)pm1.n * sizeof(int))),
+                 "shape or JIT changed the captures ($N subject)");
+        FZ_CHECK(!(m2 && p2 == 1) || (ctx.cond.n == pm2.n &&
+                 !memcmp(ctx.cond.ov, pm2.ov, 2 * (size_t)pm2.n * sizeof(int))),
+                 "shape or JIT changed the captures (%N subject)");
     }
     else {
         fake_match(caps, piece[2], &ctx.rule);

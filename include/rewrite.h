@@ -37,10 +37,27 @@
 /* ------------------------------------------------------------------ */
 /* Regular expressions                                                 */
 
+/** Patterns decided without PCRE (rw_regex_t.shape): "lit" is a run of
+ *  plain characters, "." takes every byte (RegexDefaultOptions DOTALL,
+ *  the default) and "$" is the very end (DOLLAR_ENDONLY, the default);
+ *  the matcher gives the same $0/$1 as PCRE would. */
+typedef enum {
+    RW_SHAPE_PCRE = 0,  /* anything else: PCRE code */
+    RW_SHAPE_EXACT,     /* ^lit$             (lit_exact) */
+    RW_SHAPE_PREFIX,    /* ^lit   ^          $0 = lit */
+    RW_SHAPE_REST,      /* ^lit(.*)$  ^lit(.*)   $1 = the rest */
+    RW_SHAPE_ALL,       /* ^lit.*  ^lit.*$  .*  .*$   $0 = everything */
+    RW_SHAPE_ONE,       /* .                 $0 = the first byte */
+    RW_SHAPE_CONTAINS,  /* lit               $0 = its leftmost copy */
+    RW_SHAPE_SUFFIX,    /* lit$              $0 = the end */
+    RW_SHAPE_LASTSPLIT, /* ^(.*)lit          $1 = before the last copy */
+    RW_SHAPE_ENDSPLIT   /* ^(.*)lit$         $1 = before the end */
+} rw_shape_t;
+
 /** A compiled pattern; match data is per call, so this is shareable. */
 typedef struct {
     pcre2_code *code;   /** compiled (and JIT-compiled where possible);
-                         *  NULL for lit_exact, lit_only, lit_rest */
+                         *  NULL when shape says no PCRE is needed */
     const char *src;    /** the pattern as compiled, for error logs */
     int ncaps;          /** number of capture groups in the pattern */
     /* Prefilter: every match starts with lit (ASCII case folded when
@@ -51,12 +68,21 @@ typedef struct {
      * literal. */
     const char *lit;
     apr_size_t litlen;
+    /* CONTAINS, SUFFIX, LASTSPLIT, ENDSPLIT: the literal searched for
+     * (case folded like lit) */
+    const char *tail;
+    apr_size_t taillen;
     unsigned lithash;   /** lit_exact: rw_lit_hash() of lit */
+    /* PCRE code: what PCRE2 knows every match needs (pattern info), tested
+     * before pcre2_match, whose own test of it comes after setting up the
+     * match (hundreds of instructions in the interpreter): the shortest
+     * subject, and bytes that must be in it (ASCII other than letters,
+     * whose case a caseless part could change; 0: none). */
+    apr_uint32_t minlen;
+    unsigned char need[2];
+    unsigned shape : 4;     /** rw_shape_t */
     unsigned lit_nocase : 1;
     unsigned lit_exact : 1;
-    unsigned lit_only : 1;  /** the pattern is "^lit": no PCRE code */
-    unsigned lit_rest : 1;  /** the pattern is "^lit(.*)$" with DOTALL: no
-                             *  PCRE code, $1 is the rest of the subject */
     unsigned nojit : 1;     /** set in post_config: no JIT (rw_jit_all) */
     unsigned jitted : 1;    /** JIT code made: pcre2_jit_match applies */
 } rw_regex_t;
@@ -336,8 +362,17 @@ void rw_jit_all(void);
 
 /** Rule lists this long or longer: patterns with a literal prefix of two
  *  or more characters get no JIT code (the index makes them run rarely,
- *  and at 10,000 rules the code would take megabytes a process). */
+ *  and at 10,000 rules the code would take megabytes a process).  In
+ *  shorter lists such patterns go without JIT code unless
+ *  rw_pattern_backtracks(): JIT code is memory in every process (the
+ *  stock module has none), and the interpreter is quick enough on a
+ *  pattern that runs only when the URL starts with its literal and does
+ *  not backtrack much. */
 #define RW_NOJIT_MIN_RULES 1000
+
+/** The pattern has what makes the interpreter slow: alternatives,
+ *  lookaround, or a repeated group. */
+int rw_pattern_backtracks(const char *pattern);
 
 /** The PCRE2 options of a pattern: the server's RegexDefaultOptions,
  *  plus PCRE2_CASELESS when nocase. */

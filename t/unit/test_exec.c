@@ -489,28 +489,63 @@ static void test_prefilter(void)
         int nocase;
         const char *lit;        /* expected literal, NULL for none */
         int exact;
+        rw_shape_t shape;       /* with the default RegexDefaultOptions */
     } pats[] = {
-        { "^/old/page-123$", 0, "/old/page-123", 1 },
-        { "^/old/page-123", 0, "/old/page-123", 0 },
-        { "^/a\\.b/(.*)$", 0, "/a.b/", 0 },
-        { "^/ab?c", 0, "/a", 0 },
-        { "^/ab*c", 0, "/a", 0 },
-        { "^/ab{2}c", 0, "/a", 0 },
-        { "^/ab+c", 0, "/ab", 0 },
-        { "^/a|^/b", 0, NULL, 0 },
-        { "^/x(y|z)", 0, NULL, 0 },       /* any '|': none, to be safe */
-        { "^\\d+", 0, NULL, 0 },
-        { "^/Foo", 1, "/Foo", 0 },
-        { "/foo", 0, NULL, 0 },
-        { "^/a[bc]d$", 0, "/a", 0 },
-        { "^/q\\?x$", 0, "/q?x", 1 },
-        { "^/\xc3\xa9$", 1, "/\xc3\xa9", 1 },
+        { "^/old/page-123$", 0, "/old/page-123", 1, RW_SHAPE_EXACT },
+        { "^/old/page-123", 0, "/old/page-123", 0, RW_SHAPE_PREFIX },
+        { "^/a\\.b/(.*)$", 0, "/a.b/", 0, RW_SHAPE_REST },
+        { "^/ab?c", 0, "/a", 0, RW_SHAPE_PCRE },
+        { "^/ab*c", 0, "/a", 0, RW_SHAPE_PCRE },
+        { "^/ab{2}c", 0, "/a", 0, RW_SHAPE_PCRE },
+        { "^/ab+c", 0, "/ab", 0, RW_SHAPE_PCRE },
+        { "^/a|^/b", 0, NULL, 0, RW_SHAPE_PCRE },
+        { "^/x(y|z)", 0, NULL, 0, RW_SHAPE_PCRE },       /* any '|': none, to be safe */
+        { "^\\d+", 0, NULL, 0, RW_SHAPE_PCRE },
+        { "^/Foo", 1, "/Foo", 0, RW_SHAPE_PREFIX },
+        { "/foo", 0, NULL, 0, RW_SHAPE_CONTAINS },
+        { "^/a[bc]d$", 0, "/a", 0, RW_SHAPE_PCRE },
+        { "^/q\\?x$", 0, "/q?x", 1, RW_SHAPE_EXACT },
+        { "^/\xc3\xa9$", 1, "/\xc3\xa9", 1, RW_SHAPE_EXACT },
         /* decided without PCRE as well: a prefix, a prefix and the rest */
-        { "^/old/(.*)$", 0, "/old/", 0 },
-        { "^/OLD/(.*)", 1, "/OLD/", 0 },
-        { "^/a.b/(.*)x$", 0, "/a", 0 },
-        { "^/ab(.*)$", 0, "/ab", 0 },
-        { "^/a(.*)$x", 0, "/a", 0 },
+        { "^/old/(.*)$", 0, "/old/", 0, RW_SHAPE_REST },
+        { "^/OLD/(.*)", 1, "/OLD/", 0, RW_SHAPE_REST },
+        { "^/a.b/(.*)x$", 0, "/a", 0, RW_SHAPE_PCRE },
+        { "^/ab(.*)$", 0, "/ab", 0, RW_SHAPE_REST },
+        { "^/a(.*)$x", 0, "/a", 0, RW_SHAPE_PCRE },
+        /* the other shapes decided without PCRE */
+        { "^", 0, NULL, 0, RW_SHAPE_PREFIX },
+        { "^$", 0, "", 1, RW_SHAPE_EXACT },
+        { "^(.*)$", 0, NULL, 0, RW_SHAPE_REST },
+        { "^(.*)", 0, NULL, 0, RW_SHAPE_REST },
+        { ".*", 0, NULL, 0, RW_SHAPE_ALL },
+        { ".*$", 0, NULL, 0, RW_SHAPE_ALL },
+        { "^.*$", 0, NULL, 0, RW_SHAPE_ALL },
+        { "^/a.*", 1, "/a", 0, RW_SHAPE_ALL },
+        { ".", 0, NULL, 0, RW_SHAPE_ONE },
+        { "gzip", 1, NULL, 0, RW_SHAPE_CONTAINS },
+        { "ab", 0, NULL, 0, RW_SHAPE_CONTAINS },
+        { "\\.css\\.gz$", 0, NULL, 0, RW_SHAPE_SUFFIX },
+        { "B$", 1, NULL, 0, RW_SHAPE_SUFFIX },
+        { "^(.*)\\.css", 0, NULL, 0, RW_SHAPE_LASTSPLIT },
+        { "^(.*)AB", 1, NULL, 0, RW_SHAPE_LASTSPLIT },
+        { "^(.*)ab$", 0, NULL, 0, RW_SHAPE_ENDSPLIT },
+        { "^(.*)/$", 1, NULL, 0, RW_SHAPE_ENDSPLIT },
+        /* PCRE, with the shortest subject and needed bytes tested first */
+        { "^(.+)/amp/?$", 0, NULL, 0, RW_SHAPE_PCRE },
+        { "(?i)x\\.Y", 0, NULL, 0, RW_SHAPE_PCRE },
+        { "(?:<|%3C).*b.*(?:>|%3E)", 1, NULL, 0, RW_SHAPE_PCRE },
+        { "a\\.(?:x|y)b\\.c", 0, NULL, 0, RW_SHAPE_PCRE },
+        { "^/a/[0-9]{3}", 0, "/a/", 0, RW_SHAPE_PCRE },
+        { "(*UTF)(?i)k\\.", 0, NULL, 0, RW_SHAPE_PCRE },
+        /* near misses: PCRE */
+        { "..", 0, NULL, 0, RW_SHAPE_PCRE },
+        { ".+", 0, NULL, 0, RW_SHAPE_PCRE },
+        { "ab+", 0, NULL, 0, RW_SHAPE_PCRE },
+        { "^(.*)a*b", 0, NULL, 0, RW_SHAPE_PCRE },
+        { "^(.*)$x", 0, NULL, 0, RW_SHAPE_PCRE },
+        { "^(.+)ab$", 0, NULL, 0, RW_SHAPE_PCRE },
+        { "a\\d", 0, NULL, 0, RW_SHAPE_PCRE },
+        { "^/a(.*)ab$", 0, "/a", 0, RW_SHAPE_PCRE },
     };
     static const char *subjects[] = {
         "/old/page-123", "/old/page-1234", "/old/page-12", "/OLD/page-123",
@@ -519,27 +554,47 @@ static void test_prefilter(void)
         "/acd", "/q?x", "/qx", "/\xc3\xa9", "/\xc3\x89", "", "/",
         "/old/page-123\n", "/old/", "/old/x/y", "/old/x\ny", "/Old/a",
         "/ab\n", "/ab", "/a.b/zx",
+        "abab", "xaby", "AB", "aB\n", "x.css.css", "x.css.gz", "\n",
+        "gzip, deflate", "deflate, GZip", "a.CSS", "ab/", "/\n", "a\nb",
+        "b", "xb\n", "q/amp", "q/amp/", "/amp", "X.y", "x.Y", "<b>",
+        "%3cB%3E", "a.xb.c", "a.yb.c", "a.zb.c", "/a/123", "/a/12",
+        "\xe2\x84\xaa.", "K.",
     };
-    apr_size_t i, j;
+    /* RegexDefaultOptions: the default (DOTALL, DOLLAR_ENDONLY), then
+     * without each, and with ICASE: the shapes must follow them */
+    static const int cflags[] = {
+        AP_REG_DOTALL | AP_REG_DOLLAR_ENDONLY, 0, AP_REG_DOTALL,
+        AP_REG_DOLLAR_ENDONLY, AP_REG_DOTALL | AP_REG_DOLLAR_ENDONLY |
+        AP_REG_ICASE,
+    };
+    apr_size_t i, j, f;
 
+    for (f = 0; f < UNIT_NELTS(cflags); ++f)
     for (i = 0; i < UNIT_NELTS(pats); ++i) {
         rw_regex_t *re;
-        const char *err = rw_regex_compile(P, pats[i].pattern,
-                                           pats[i].nocase, &re);
+        const char *err;
+        unit_default_cflags = cflags[f];
+        err = rw_regex_compile(P, pats[i].pattern, pats[i].nocase, &re);
         CHECK(err == NULL, pats[i].pattern);
         if (err)
             continue;
-        CHECK_STR(pats[i].lit, re->lit,
-                  apr_psprintf(P, "literal of %s", pats[i].pattern));
-        if (pats[i].lit)
-            CHECK_INT(pats[i].exact, re->lit_exact,
-                      apr_psprintf(P, "exact of %s", pats[i].pattern));
+        if (f == 0) {
+            CHECK_STR(pats[i].lit, re->lit,
+                      apr_psprintf(P, "literal of %s", pats[i].pattern));
+            if (pats[i].lit)
+                CHECK_INT(pats[i].exact, re->lit_exact,
+                          apr_psprintf(P, "exact of %s", pats[i].pattern));
+            CHECK_INT(pats[i].shape, re->shape,
+                      apr_psprintf(P, "shape of %s", pats[i].pattern));
+        }
         for (j = 0; j < UNIT_NELTS(subjects); ++j) {
             request_rec *r = fake_request("/", NULL);
             rw_regex_t plain = *re;
             int with, without;
             plain.lit = NULL;       /* PCRE alone decides */
             plain.lit_exact = 0;
+            plain.minlen = 0;
+            plain.need[0] = plain.need[1] = 0;
             if (!plain.code)        /* an exact literal: compiled here */
                 plain.code = ref_code(pats[i].pattern, pats[i].nocase);
             rw_ctx_t fctx;
@@ -560,10 +615,24 @@ static void test_prefilter(void)
                 /* the pairs that count: the first n (match_ref) */
                 CHECK(m1.n == m2.n &&
                       !memcmp(m1.ov, m2.ov, 2 * (size_t)m1.n * sizeof(int)),
-                      apr_psprintf(P, "captures of %s on '%s'",
-                                   pats[i].pattern, subjects[j]));
+                      apr_psprintf(P, "captures of %s on '%s' (cflags %d)",
+                                   pats[i].pattern, subjects[j], cflags[f]));
             }
         }
+    }
+    unit_default_cflags = AP_REG_DEFAULT;
+    {
+        /* what PCRE2 says every match needs is read at compile time */
+        rw_regex_t *re;
+        rw_regex_compile(P, "^(.+)/comment-page-\\d+/?$", 0, &re);
+        CHECK_INT(16, (int)re->minlen, "shortest subject of comment-page");
+        CHECK_INT('-', re->need[0], "needed byte of comment-page");
+        rw_regex_compile(P, "(?i)x\\.Y", 0, &re);
+        CHECK(re->need[0] == 'x' && re->need[1] == 'y',
+              "needed letters, lower-cased");
+        rw_regex_compile(P, "(*UTF)(?i)k\\.", 0, &re);
+        CHECK(re->need[0] == '.' && re->need[1] == 0,
+              "no letters in UTF mode (k matches U+212A)");
     }
 }
 

@@ -735,31 +735,30 @@ static void test_cond_flags(void)
     }
 }
 
-/* 1 when re matches s, 0 when not, -1 when re is NULL.  An exact
- * literal or a literal prefix has no PCRE code: s must be (or start
- * with) the literal (ASCII case folded for a caseless one), which is
- * what PCRE would say. */
-static int re_matches(const rw_regex_t *re, const char *s)
+/* 1 when re (compiled from pattern) matches s, 0 when not, -1 when re
+ * is NULL.  A pattern decided without PCRE (rw_shape_t; t/unit/test_exec.c
+ * checks that matcher against PCRE) is matched by PCRE here. */
+static int re_matches(const rw_regex_t *re, const char *pattern, int nocase,
+                      const char *s)
 {
     pcre2_match_data *md;
-    int rc;
+    pcre2_code *code;
+    int rc, err;
+    PCRE2_SIZE off;
 
     if (!re)
         return -1;
-    if (!re->code) {
-        apr_size_t i;
-        if (strlen(s) < re->litlen || (re->lit_exact && strlen(s) != re->litlen))
-            return 0;
-        for (i = 0; i < re->litlen; ++i)
-            if (s[i] != re->lit[i] &&
-                (!re->lit_nocase || apr_tolower((unsigned char)s[i]) !=
-                                    apr_tolower((unsigned char)re->lit[i])))
-                return 0;
-        return 1;
-    }
+    code = re->code;
+    if (!code)
+        code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                             rw_pcre_options(nocase), &err, &off, NULL);
+    if (!code)
+        return -1;
     md = pcre2_match_data_create(RW_MAX_REFS, NULL);
-    rc = pcre2_match(re->code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
+    rc = pcre2_match(code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
     pcre2_match_data_free(md);
+    if (code != re->code)
+        pcre2_code_free(code);
     return rc >= 0;
 }
 
@@ -864,8 +863,10 @@ static void test_cond_pattern(void)
         memset(&c, 0, sizeof(c));
         c.flags = RW_CF_NOCASE;
         rw_parse_cond_pattern(P, apr_pstrdup(P, "^abc$"), &c);
-        CHECK_INT(1, re_matches(c.re, "ABC"),
+        CHECK_INT(1, re_matches(c.re, "^abc$", 1, "ABC"),
                   "[NC] condition regex is caseless");
+        CHECK_INT(1, c.re->code ? 1 : c.re->lit_nocase,
+                  "[NC] condition literal is caseless");
     }
 }
 
@@ -912,7 +913,7 @@ static void test_regex_compile(void)
         const char *err;
         re = NULL;
         err = rw_regex_compile(P, cases[i].pattern, cases[i].nocase, &re);
-        CHECK_INT(cases[i].match, err ? -2 : re_matches(re, cases[i].subject),
+        CHECK_INT(cases[i].match, err ? -2 : re_matches(re, cases[i].pattern, cases[i].nocase, cases[i].subject),
                   apr_psprintf(P, "/%s/%s against '%s'", cases[i].pattern,
                                cases[i].nocase ? "i" : "", cases[i].subject));
     }
@@ -938,18 +939,18 @@ static void test_regex_compile(void)
     unit_default_cflags = AP_REG_ICASE;
     re = NULL;
     rw_regex_compile(P, "^/abc$", 0, &re);
-    CHECK_INT(1, re_matches(re, "/ABC"), "RegexDefaultOptions +ICASE");
+    CHECK_INT(1, re_matches(re, "^/abc$", 0, "/ABC"), "RegexDefaultOptions +ICASE");
     unit_default_cflags = 0;
     re = NULL;
     rw_regex_compile(P, "^/a.b$", 0, &re);
-    CHECK_INT(0, re_matches(re, "/a\nb"), "RegexDefaultOptions -DOTALL");
+    CHECK_INT(0, re_matches(re, "^/a.b$", 0, "/a\nb"), "RegexDefaultOptions -DOTALL");
     re = NULL;
     rw_regex_compile(P, "^/a$", 0, &re);
-    CHECK_INT(1, re_matches(re, "/a\n"), "RegexDefaultOptions -DOLLAR_ENDONLY");
+    CHECK_INT(1, re_matches(re, "^/a$", 0, "/a\n"), "RegexDefaultOptions -DOLLAR_ENDONLY");
     unit_default_cflags = AP_REG_NEWLINE;
     re = NULL;
     rw_regex_compile(P, "^b$", 0, &re);
-    CHECK_INT(1, re_matches(re, "a\nb"), "RegexDefaultOptions +NEWLINE");
+    CHECK_INT(1, re_matches(re, "^b$", 0, "a\nb"), "RegexDefaultOptions +NEWLINE");
     unit_default_cflags = AP_REG_DEFAULT;
 }
 
@@ -971,8 +972,8 @@ static int regex_matches_plain(const rw_regex_t *re, const char *s)
     pcre2_match_data *md;
     int rc;
 
-    if (!re->code)      /* decided without PCRE: re_matches reads lit */
-        return re_matches(re, s);
+    if (!re->code)      /* decided without PCRE: its literal */
+        return !strcmp(s, re->lit);
     md = pcre2_match_data_create(1, NULL);
     rc = pcre2_match(re->code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
     pcre2_match_data_free(md);
@@ -1038,24 +1039,24 @@ static void test_htcache(void)
                                    rule_fn), "second compile");
     CHECK(r1.re == r2.re && r1.pattern == r2.pattern, "hit: same entry");
     CHECK_INT(1, cache_entries(), "one entry");
-    /* used twice: compiled again with JIT, the new entry replaces the
-     * old one, which the request keeps using */
-    CHECK_INT(1, cache->head->jit, "second use: JIT");
     {
         rw_rule_t r3;
-        CHECK_STR(NULL, compile_cached(&cmd, 0, "^a$ /b [L]", &r3,
+        CHECK_STR(NULL, compile_cached(&cmd, 0, "^(a|b)$ /b [L]", &r3,
                                        sizeof(r3), rule_fn), "third compile");
-        CHECK(r3.re != r1.re && !strcmp(r3.pattern, "^a$"),
-              "third use: the JIT entry");
+        CHECK_STR(NULL, compile_cached(&cmd, 0, "^(a|b)$ /b [L]", &r3,
+                                       sizeof(r3), rule_fn), "fourth compile");
+        /* no JIT code for .htaccess patterns, however often used */
+        CHECK(r3.re->code && !r3.re->jitted, "no JIT in .htaccess");
         /* both went into this request's batch: one pool */
-        CHECK(cache->head->batch->pool ==
+        CHECK(cache->head->batch->pool == cache->head->next->batch->pool &&
+              cache->head->batch->pool ==
               ((htbatch_t *)request_batch(cache, req1))->pool,
               "the request's lines share its batch");
     }
     /* errors are not cached */
     CHECK(compile_cached(&cmd, 0, "^(a /b", &r2, sizeof(r2), rule_fn) != NULL,
           "bad pattern: error");
-    CHECK_INT(1, cache_entries(), "error not cached");
+    CHECK_INT(2, cache_entries(), "error not cached");
 
     /* bounded in bytes: 100 new lines, one request each (a hostile
      * .htaccess changing on every request), the budget holds; the
@@ -1131,8 +1132,36 @@ static void test_htcache(void)
     CHECK(cache == NULL, "cache gone with its pool");
 }
 
+/* Which patterns keep JIT code in short rule lists (post_config). */
+static void test_pattern_backtracks(void)
+{
+    static const struct { const char *pattern; int backtracks; } cases[] = {
+        { "^/blog/(\\d{4})/(\\d{2})/([^/]+)/?$", 0 },
+        { "^/shop/item/(\\d+)$", 0 },
+        { "^/a/(.*)\\.html$", 0 },
+        { "^/a\\|b", 0 },                  /* an escaped bar */
+        { "^/a\\(x\\)+", 0 },              /* escaped parentheses */
+        { "^/old-(?:shop|store)/(.*)$", 1 },
+        { "^/x(?!y)", 1 },
+        { "^/x(?=y)", 1 },
+        { "^/x(?<=y)", 1 },
+        { "^/c/((?:[a-z]+-)*/)+x", 1 },
+        { "^/c/(ab)?x", 1 },
+        { "^/c/(ab){2,}x", 1 },
+        { "^/c/(.*)/(.*)$", 1 },
+        { "^/c/(.+)-(.*)$", 1 },
+        { "\\", 0 },
+    };
+    apr_size_t i;
+
+    for (i = 0; i < UNIT_NELTS(cases); ++i)
+        CHECK_INT(cases[i].backtracks, rw_pattern_backtracks(cases[i].pattern),
+                  apr_psprintf(P, "backtracks: %s", cases[i].pattern));
+}
+
 void test_parse(void)
 {
+    test_pattern_backtracks();
     test_split_args();
     test_parse_var();
     test_parse_template();
