@@ -6,7 +6,9 @@
  */
 #include "apr_strings.h"
 #include "apr_lib.h"
-#include "apr_hash.h"
+#include <stdlib.h>
+#include <string.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_log.h"
@@ -25,20 +27,38 @@ typedef struct {
 /* Written and read at config time only (single-threaded).  It lives
  * until the end of the configuration cycle that filled it, so modules
  * may register from register_hooks or pre_config, before or after
- * ours. */
-static apr_hash_t *int_funcs;
-static apr_pool_t *int_pool;
+ * ours.  A plain malloc'd array: a pool of its own would put a whole
+ * 8 KiB block into every process for a handful of names. */
+typedef struct {
+    char *name;
+    int_func_t f;
+} int_entry_t;
+
+static int_entry_t *int_funcs;
+static int n_funcs, max_funcs;
 
 static apr_status_t int_funcs_reset(void *unused)
 {
+    int i;
+
+    for (i = 0; i < n_funcs; ++i)
+        free(int_funcs[i].name);
+    free(int_funcs);
     int_funcs = NULL;
-    if (int_pool)
-        apr_pool_clear(int_pool);
+    n_funcs = max_funcs = 0;
     return APR_SUCCESS;
 }
 
-/* The built-ins work in place on the key, as the stock module's do (its
- * trace line shows the key after the call). */
+static const int_func_t *int_find(const char *name)
+{
+    int i;
+
+    for (i = n_funcs - 1; i >= 0; --i)   /* the last registration wins */
+        if (!strcmp(int_funcs[i].name, name))
+            return &int_funcs[i].f;
+    return NULL;
+}
+
 static char *fn_toupper(request_rec *r, char *key)
 {
     char *c;
@@ -86,18 +106,23 @@ static char *fn_unescape(request_rec *r, char *key)
 
 void rw_map_register_func(const char *name, rewrite_mapfunc_t *func)
 {
-    int_func_t *f;
+    char *copy;
 
     if (!name || !func)
         return;
-    if (!int_pool && apr_pool_create(&int_pool, NULL) != APR_SUCCESS)
+    if (n_funcs == max_funcs) {
+        int_entry_t *grown = realloc(int_funcs, (size_t)(max_funcs + 8) *
+                                                sizeof(*grown));
+        if (!grown)
+            return;
+        int_funcs = grown;
+        max_funcs += 8;
+    }
+    if (!(copy = strdup(name)))
         return;
-    if (!int_funcs)
-        int_funcs = apr_hash_make(int_pool);
-    f = apr_palloc(int_pool, sizeof(*f));
-    f->fn = func;
-    apr_hash_set(int_funcs, apr_pstrdup(int_pool, name), APR_HASH_KEY_STRING,
-                 f);
+    int_funcs[n_funcs].name = copy;
+    int_funcs[n_funcs].f.fn = func;
+    ++n_funcs;
 }
 
 static void int_pre_config(apr_pool_t *pconf)
@@ -115,8 +140,7 @@ static const char *int_configure(cmd_parms *cmd, rw_map_t *map,
                                  const char *suffix, const char *src,
                                  const char *opt)
 {
-    const int_func_t *f = int_funcs
-        ? apr_hash_get(int_funcs, src, APR_HASH_KEY_STRING) : NULL;
+    const int_func_t *f = int_find(src);
 
     if (!f)
         return apr_pstrcat(cmd->pool, "RewriteMap: internal map not found:",

@@ -115,9 +115,9 @@ void rw_stats_pre_config(apr_pool_t *pconf)
     cfg.pool = pconf;
     cfg.enabled = RW_STATS_DEFAULT;
     cfg.collect = -1;
-    cfg.rules = apr_array_make(pconf, 64, sizeof(rw_stats_rule_t));
-    cfg.conds = apr_hash_make(pconf);
-    cfg.seen = apr_hash_make(pconf);
+    cfg.rules = NULL;               /* made when collecting (below) */
+    cfg.conds = NULL;
+    cfg.seen = NULL;
     live = NULL;
     live_rules = NULL;
 }
@@ -149,8 +149,14 @@ static int tree_says_on(const ap_directive_t *d, int on)
  * the parent and every child would carry for nothing. */
 static int collecting(void)
 {
-    if (cfg.collect < 0)
+    if (cfg.collect < 0) {
         cfg.collect = cfg.enabled || tree_says_on(ap_conftree, 0);
+        if (cfg.collect) {
+            cfg.rules = apr_array_make(cfg.pool, 64, sizeof(rw_stats_rule_t));
+            cfg.conds = apr_hash_make(cfg.pool);
+            cfg.seen = apr_hash_make(cfg.pool);
+        }
+    }
     return cfg.collect;
 }
 
@@ -324,7 +330,7 @@ int rw_stats_post_config(apr_pool_t *pconf, server_rec *s)
         }
         return OK;
     }
-    n = cfg.rules->nelts;
+    n = cfg.rules ? cfg.rules->nelts : 0;
     if ((rv = store_make(proc, n, &st)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                      "RewriteStatistics: cannot create the shared memory "
@@ -347,7 +353,7 @@ int rw_stats_post_config(apr_pool_t *pconf, server_rec *s)
                  "RewriteStatistics: %d rules, %d kept their counters",
                  n, kept);
     live = st;
-    live_rules = (const rw_stats_rule_t *)cfg.rules->elts;
+    live_rules = cfg.rules ? (const rw_stats_rule_t *)cfg.rules->elts : NULL;
     return OK;
 }
 

@@ -1204,7 +1204,9 @@ def main():
     os.chmod(base, 0o755)
     parent = os.path.dirname(base)
     if AS_ROOT:
-        os.chmod(parent, 0o755)
+        # the children (nobody) must get through; only add the bits: a
+        # --workdir right under /tmp must not take /tmp's 1777 away
+        os.chmod(parent, os.stat(parent).st_mode | 0o055)
     # snapshot of our module: a rebuild during the run changes nothing
     mods = {'stock': opts.stock, 'floor': None,
             'ours': os.path.join(base, 'ours', 'mod_rewrite.so')}
