@@ -72,6 +72,11 @@ void rw_jit_all(void)
 {
     int i;
 
+    /* httpd reads its configuration twice at startup, and the first one
+     * never serves a request: no JIT code for it (the allocator's pages
+     * it touched would stay in every process) */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        jit_pending = NULL;
     for (i = 0; jit_pending && i < jit_pending->nelts; ++i) {
         rw_regex_t *re = APR_ARRAY_IDX(jit_pending, i, rw_regex_t *);
         if (!re->nojit)
