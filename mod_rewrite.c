@@ -195,11 +195,12 @@ static int post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
             int i, n = sc->rules->nelts;
             sc->index = rw_index_build(p, rules, n);
             for (i = 0; i < n; ++i)
-                if (rules[i].re && rules[i].re->lit &&
-                    rules[i].re->litlen >= 2 && !rules[i].negate &&
+                if (rules[i].re && rules[i].re->pcre &&
                     (n >= RW_NOJIT_MIN_RULES ||
-                     !rw_pattern_backtracks(rules[i].pattern)))
-                    rules[i].re->nojit = 1;
+                     (rules[i].re->lit && rules[i].re->litlen >= 2 &&
+                      !rules[i].negate &&
+                      !rw_pattern_backtracks(rules[i].pattern))))
+                    rules[i].re->pcre->nojit = 1;
         }
     }
     rw_jit_all();

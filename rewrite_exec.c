@@ -435,7 +435,7 @@ static int cannot_match_fast(rw_ctx_t *ctx, const rw_regex_t *re,
     return cannot_match(re, s);
 }
 
-/* s[0..len) has neither case of byte c (rw_regex_t.need; 0: none
+/* s[0..len) has neither case of byte c (rw_pcre_t.need; 0: none
  * needed). */
 static int lacks(const char *s, apr_size_t len, unsigned char c)
 {
@@ -448,33 +448,35 @@ static int lacks(const char *s, apr_size_t len, unsigned char c)
 static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
                        rw_match_t *m)
 {
+    const rw_pcre_t *pc;
     pcre2_match_data *md;
     apr_size_t len;
     int rc, i;
 
     if (re->lit && cannot_match(re, s))
         return 0;
-    if (!re->code)
+    if (!re->pcre)
         return shape_match(re, s, m);
+    pc = re->pcre;
     len = strlen(s);
-    if (len < re->minlen || lacks(s, len, re->need[0]) ||
-        lacks(s, len, re->need[1]))
+    if (len < pc->minlen || lacks(s, len, pc->need[0]) ||
+        lacks(s, len, pc->need[1]))
         return 0;                   /* PCRE would say so, after more work */
     md = match_data(r);
     if (!md)
         return 0;
     /* with JIT code, the JIT's own entry: the same match without the
      * checks pcre2_match makes before it hands over to it */
-    rc = re->jitted
-        ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL)
-        : pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
+    rc = pc->jitted
+        ? pcre2_jit_match(pc->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL)
+        : pcre2_match(pc->code, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
     if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
         /* The JIT failed (its stack overflows on long subjects; its match
          * limit counts otherwise than the interpreter's): the answer is
          * the interpreter's, with PCRE2's default limits, as in the stock
          * module.  A JIT error must never read as "no match": a deny rule
          * would let the request pass. */
-        rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, PCRE2_NO_JIT, md,
+        rc = pcre2_match(pc->code, (PCRE2_SPTR)s, len, 0, PCRE2_NO_JIT, md,
                          NULL);
     }
     if (rc < 0) {
@@ -488,7 +490,7 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, RWLOGNO(00001)
                           "mod_rewrite: regex match of '%s' against %" APR_SIZE_T_FMT
                           " bytes failed (PCRE2 error %d: %s): taken as no "
-                          "match, as in the stock module", re->src, len, rc,
+                          "match, as in the stock module", pc->src, len, rc,
                           (const char *)msg);
         }
         return 0;

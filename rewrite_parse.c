@@ -53,7 +53,7 @@ static apr_array_header_t *jit_pending;
  * pcre2_jit_match, which skips pcre2_match's checks: not for a pattern
  * that turned UTF mode on itself ("(*UTF)"), whose subjects must still be
  * checked for valid UTF-8. */
-static void jit_compile(rw_regex_t *re)
+static void jit_compile(rw_pcre_t *re)
 {
     uint32_t all = 0;
 
@@ -65,7 +65,7 @@ static void jit_compile(rw_regex_t *re)
 
 void rw_jit_begin(apr_pool_t *pconf)
 {
-    jit_pending = apr_array_make(pconf, 64, sizeof(rw_regex_t *));
+    jit_pending = apr_array_make(pconf, 64, sizeof(rw_pcre_t *));
 }
 
 void rw_jit_all(void)
@@ -78,7 +78,7 @@ void rw_jit_all(void)
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         jit_pending = NULL;
     for (i = 0; jit_pending && i < jit_pending->nelts; ++i) {
-        rw_regex_t *re = APR_ARRAY_IDX(jit_pending, i, rw_regex_t *);
+        rw_pcre_t *re = APR_ARRAY_IDX(jit_pending, i, rw_pcre_t *);
         if (!re->nojit)
             jit_compile(re);
     }
@@ -87,7 +87,7 @@ void rw_jit_all(void)
 
 static apr_status_t regex_cleanup(void *data)
 {
-    rw_regex_t *re = data;
+    rw_pcre_t *re = data;
     pcre2_code_free(re->code);
     return APR_SUCCESS;
 }
@@ -159,7 +159,7 @@ static void find_literal(apr_pool_t *p, const char *pat, int nocase,
                  (!end || endonly)) {
             re->shape = end ? RW_SHAPE_SUFFIX : RW_SHAPE_CONTAINS;
             re->tail = apr_pstrmemdup(p, lit, n);
-            re->taillen = n;
+            re->taillen = (apr_uint32_t)n;
         }
         return;
     }
@@ -194,7 +194,7 @@ static void find_literal(apr_pool_t *p, const char *pat, int nocase,
              (!end || endonly)) {
         re->shape = end ? RW_SHAPE_ENDSPLIT : RW_SHAPE_LASTSPLIT;
         re->tail = apr_pstrmemdup(p, lit, n);
-        re->taillen = n;
+        re->taillen = (apr_uint32_t)n;
     }
 }
 
@@ -216,8 +216,8 @@ static unsigned char need_byte(const pcre2_code *code, uint32_t what_type,
 }
 
 /* The pattern info that rules subjects out before pcre2_match (see
- * rw_regex_t.minlen and need). */
-static void find_needs(rw_regex_t *re)
+ * rw_pcre_t.minlen and need). */
+static void find_needs(rw_pcre_t *re)
 {
     uint32_t v = 0, all = 0;
     int utf;
@@ -242,6 +242,7 @@ const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
     int err;
     PCRE2_SIZE erroff;
     uint32_t ncaps = 0;
+    pcre2_code *code;
     rw_regex_t *re = apr_pcalloc(p, sizeof(*re));
 
     /* An exact literal ("^/old/page-1$": plain characters between '^'
@@ -258,20 +259,23 @@ const char *rw_regex_compile(apr_pool_t *p, const char *pattern, int nocase,
         *out = re;
         return NULL;
     }
-    re->code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                             rw_pcre_options(nocase), &err, &erroff, NULL);
-    if (!re->code) {
+    code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                         rw_pcre_options(nocase), &err, &erroff, NULL);
+    if (!code) {
         PCRE2_UCHAR msg[256];
         if (pcre2_get_error_message(err, msg, sizeof(msg)) < 0)
             apr_cpystrn((char *)msg, "unknown error", sizeof(msg));
         return apr_psprintf(p, "%s at offset %" APR_SIZE_T_FMT, (char *)msg,
                             (apr_size_t)erroff);
     }
-    pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &ncaps);
+    re->pcre = apr_pcalloc(p, sizeof(*re->pcre));
+    re->pcre->code = code;
+    pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &ncaps);
     re->ncaps = (int)ncaps;
-    find_needs(re);
-    re->src = apr_pstrdup(p, pattern);
-    apr_pool_cleanup_register(p, re, regex_cleanup, apr_pool_cleanup_null);
+    find_needs(re->pcre);
+    re->pcre->src = apr_pstrdup(p, pattern);
+    apr_pool_cleanup_register(p, re->pcre, regex_cleanup,
+                              apr_pool_cleanup_null);
     *out = re;
     return NULL;
 }
@@ -304,12 +308,12 @@ void rw_regex_jit(rw_regex_t *re)
      * pattern decided without PCRE has no code.  While the configuration
      * is read the JIT waits for post_config (rw_jit_all): `apache2 -t`
      * does not pay for it, and patterns in long lists are left out. */
-    if (!re || !re->code)
+    if (!re || !re->pcre)
         return;
     if (jit_pending && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_RUN_MPM)
-        APR_ARRAY_PUSH(jit_pending, rw_regex_t *) = re;
+        APR_ARRAY_PUSH(jit_pending, rw_pcre_t *) = re->pcre;
     else
-        jit_compile(re);
+        jit_compile(re->pcre);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1266,10 +1270,10 @@ static apr_size_t regex_bytes(const rw_regex_t *re)
 {
     size_t code = 0, jit = 0;
 
-    if (!re || !re->code)
+    if (!re || !re->pcre)
         return 0;
-    pcre2_pattern_info(re->code, PCRE2_INFO_SIZE, &code);
-    if (pcre2_pattern_info(re->code, PCRE2_INFO_JITSIZE, &jit) != 0)
+    pcre2_pattern_info(re->pcre->code, PCRE2_INFO_SIZE, &code);
+    if (pcre2_pattern_info(re->pcre->code, PCRE2_INFO_JITSIZE, &jit) != 0)
         jit = 0;
     return code + jit;
 }

@@ -308,7 +308,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* 6: a regex */
     if (!rw_regex_compile(p, piece[5], (mode & 32) != 0, &re))
-        FZ_CHECK(re && (re->code != NULL) == (re->shape == RW_SHAPE_PCRE) &&
+        FZ_CHECK(re && (re->pcre != NULL) == (re->shape == RW_SHAPE_PCRE) &&
                  (re->shape != RW_SHAPE_EXACT || re->lit) &&
                  (re->tail != NULL) == (re->shape >= RW_SHAPE_CONTAINS) &&
                  re->ncaps >= 0, "compiled regex");

@@ -54,12 +54,26 @@ typedef enum {
     RW_SHAPE_ENDSPLIT   /* ^(.*)lit$         $1 = before the end */
 } rw_shape_t;
 
-/** A compiled pattern; match data is per call, so this is shareable. */
+/** The PCRE side of a pattern that needs it (rw_regex_t.pcre). */
 typedef struct {
-    pcre2_code *code;   /** compiled (and JIT-compiled where possible);
-                         *  NULL when shape says no PCRE is needed */
+    pcre2_code *code;   /** compiled (and JIT-compiled where possible) */
     const char *src;    /** the pattern as compiled, for error logs */
-    int ncaps;          /** number of capture groups in the pattern */
+    /* What PCRE2 knows every match needs (pattern info), tested before
+     * pcre2_match, whose own test of it comes after setting up the match
+     * (hundreds of instructions in the interpreter): the shortest
+     * subject, and bytes that must be in it (ASCII, lower-cased, letters
+     * looked for in both cases; 0: none). */
+    apr_uint32_t minlen;
+    unsigned char need[2];
+    unsigned nojit : 1;     /** set in post_config: no JIT (rw_jit_all) */
+    unsigned jitted : 1;    /** JIT code made: pcre2_jit_match applies */
+} rw_pcre_t;
+
+/** A compiled pattern; match data is per call, so this is shareable.
+ *  Fields in the order that leaves no padding (memory per rule matters
+ *  at 10,000 rules). */
+typedef struct {
+    rw_pcre_t *pcre;    /** NULL when shape decides without PCRE */
     /* Prefilter: every match starts with lit (ASCII case folded when
      * lit_nocase); with lit_exact the subject must equal lit, and then
      * the prefilter decides alone (the pattern is "^lit$", no groups).  Lets the
@@ -71,20 +85,12 @@ typedef struct {
     /* CONTAINS, SUFFIX, LASTSPLIT, ENDSPLIT: the literal searched for
      * (case folded like lit) */
     const char *tail;
-    apr_size_t taillen;
+    apr_uint32_t taillen;
     unsigned lithash;   /** lit_exact: rw_lit_hash() of lit */
-    /* PCRE code: what PCRE2 knows every match needs (pattern info), tested
-     * before pcre2_match, whose own test of it comes after setting up the
-     * match (hundreds of instructions in the interpreter): the shortest
-     * subject, and bytes that must be in it (ASCII other than letters,
-     * whose case a caseless part could change; 0: none). */
-    apr_uint32_t minlen;
-    unsigned char need[2];
+    int ncaps;          /** number of capture groups in the pattern */
     unsigned shape : 4;     /** rw_shape_t */
     unsigned lit_nocase : 1;
     unsigned lit_exact : 1;
-    unsigned nojit : 1;     /** set in post_config: no JIT (rw_jit_all) */
-    unsigned jitted : 1;    /** JIT code made: pcre2_jit_match applies */
 } rw_regex_t;
 
 /** Hash of s[0..n) (ASCII case folded when nocase), for the prefilter. */
@@ -360,14 +366,13 @@ void rw_jit_begin(apr_pool_t *pconf);
  *  marked nojit; later ones are JIT-compiled at once. */
 void rw_jit_all(void);
 
-/** Rule lists this long or longer: patterns with a literal prefix of two
- *  or more characters get no JIT code (the index makes them run rarely,
- *  and at 10,000 rules the code would take megabytes a process).  In
- *  shorter lists such patterns go without JIT code unless
- *  rw_pattern_backtracks(): JIT code is memory in every process (the
- *  stock module has none), and the interpreter is quick enough on a
- *  pattern that runs only when the URL starts with its literal and does
- *  not backtrack much. */
+/** Rule lists this long or longer: no JIT code for the rules' patterns
+ *  (the index makes each request run few of them, and JIT code for
+ *  thousands would take megabytes in every process: the stock module has
+ *  none).  In shorter lists, patterns with a literal prefix of two or
+ *  more characters go without JIT code unless rw_pattern_backtracks():
+ *  the interpreter is quick enough on a pattern that runs only when the
+ *  URL starts with its literal and does not backtrack much. */
 #define RW_NOJIT_MIN_RULES 1000
 
 /** The pattern has what makes the interpreter slow: alternatives,

@@ -590,13 +590,15 @@ static void test_prefilter(void)
         for (j = 0; j < UNIT_NELTS(subjects); ++j) {
             request_rec *r = fake_request("/", NULL);
             rw_regex_t plain = *re;
+            rw_pcre_t plainpc;
             int with, without;
             plain.lit = NULL;       /* PCRE alone decides */
             plain.lit_exact = 0;
-            plain.minlen = 0;
-            plain.need[0] = plain.need[1] = 0;
-            if (!plain.code)        /* an exact literal: compiled here */
-                plain.code = ref_code(pats[i].pattern, pats[i].nocase);
+            memset(&plainpc, 0, sizeof(plainpc));   /* no minlen, need */
+            plainpc.code = re->pcre ? re->pcre->code
+                                    : ref_code(pats[i].pattern, pats[i].nocase);
+            plainpc.src = pats[i].pattern;
+            plain.pcre = &plainpc;
             rw_ctx_t fctx;
             memset(&fctx, 0, sizeof(fctx));
             with = regex_match(r, re, subjects[j], NULL);
@@ -625,13 +627,13 @@ static void test_prefilter(void)
         /* what PCRE2 says every match needs is read at compile time */
         rw_regex_t *re;
         rw_regex_compile(P, "^(.+)/comment-page-\\d+/?$", 0, &re);
-        CHECK_INT(16, (int)re->minlen, "shortest subject of comment-page");
-        CHECK_INT('-', re->need[0], "needed byte of comment-page");
+        CHECK_INT(16, (int)re->pcre->minlen, "shortest subject of comment-page");
+        CHECK_INT('-', re->pcre->need[0], "needed byte of comment-page");
         rw_regex_compile(P, "(?i)x\\.Y", 0, &re);
-        CHECK(re->need[0] == 'x' && re->need[1] == 'y',
+        CHECK(re->pcre->need[0] == 'x' && re->pcre->need[1] == 'y',
               "needed letters, lower-cased");
         rw_regex_compile(P, "(*UTF)(?i)k\\.", 0, &re);
-        CHECK(re->need[0] == '.' && re->need[1] == 0,
+        CHECK(re->pcre->need[0] == '.' && re->pcre->need[1] == 0,
               "no letters in UTF mode (k matches U+212A)");
     }
 }

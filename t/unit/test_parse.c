@@ -748,7 +748,7 @@ static int re_matches(const rw_regex_t *re, const char *pattern, int nocase,
 
     if (!re)
         return -1;
-    code = re->code;
+    code = re->pcre ? re->pcre->code : NULL;
     if (!code)
         code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
                              rw_pcre_options(nocase), &err, &off, NULL);
@@ -757,7 +757,7 @@ static int re_matches(const rw_regex_t *re, const char *pattern, int nocase,
     md = pcre2_match_data_create(RW_MAX_REFS, NULL);
     rc = pcre2_match(code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
     pcre2_match_data_free(md);
-    if (code != re->code)
+    if (!re->pcre)
         pcre2_code_free(code);
     return rc >= 0;
 }
@@ -865,7 +865,7 @@ static void test_cond_pattern(void)
         rw_parse_cond_pattern(P, apr_pstrdup(P, "^abc$"), &c);
         CHECK_INT(1, re_matches(c.re, "^abc$", 1, "ABC"),
                   "[NC] condition regex is caseless");
-        CHECK_INT(1, c.re->code ? 1 : c.re->lit_nocase,
+        CHECK_INT(1, c.re->pcre ? 1 : c.re->lit_nocase,
                   "[NC] condition literal is caseless");
     }
 }
@@ -972,10 +972,11 @@ static int regex_matches_plain(const rw_regex_t *re, const char *s)
     pcre2_match_data *md;
     int rc;
 
-    if (!re->code)      /* decided without PCRE: its literal */
+    if (!re->pcre)      /* decided without PCRE: its literal */
         return !strcmp(s, re->lit);
     md = pcre2_match_data_create(1, NULL);
-    rc = pcre2_match(re->code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL);
+    rc = pcre2_match(re->pcre->code, (PCRE2_SPTR)s, strlen(s), 0, 0, md,
+                     NULL);
     pcre2_match_data_free(md);
     return rc >= 0;
 }
@@ -1046,7 +1047,7 @@ static void test_htcache(void)
         CHECK_STR(NULL, compile_cached(&cmd, 0, "^(a|b)$ /b [L]", &r3,
                                        sizeof(r3), rule_fn), "fourth compile");
         /* no JIT code for .htaccess patterns, however often used */
-        CHECK(r3.re->code && !r3.re->jitted, "no JIT in .htaccess");
+        CHECK(r3.re->pcre && !r3.re->pcre->jitted, "no JIT in .htaccess");
         /* both went into this request's batch: one pool */
         CHECK(cache->head->batch->pool == cache->head->next->batch->pool &&
               cache->head->batch->pool ==
