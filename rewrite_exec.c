@@ -94,6 +94,8 @@ typedef struct {
     int unsafe_3f;            /* the query's '?' came from an expansion */
     int q_first_expanded;     /* the substitution's first '?' did */
     int q_last_expanded;      /* its last '?' did ([QSL]) */
+    int subst_q;              /* the expanded substitution may hold a '?'
+                               * (0: it certainly holds none) */
     const char *orig_args;    /* r->args when the pass began */
     int orig_status;          /* r->status when the pass began */
     int depth;                /* nesting of expand() (map keys, defaults) */
@@ -189,10 +191,19 @@ static void ctx_init(rw_ctx_t *ctx, request_rec *r)
 
 static const char hexdigits[] = "0123456789abcdef";
 
-/* Characters kept as they are in a redirect's path and query string. */
+/* Characters kept as they are in a redirect's path and query string:
+ * the alphanumerics and "-._~!$&'()*+,;=:@/", as bits of two masks for
+ * the ASCII range (bytes past it: whatever apr_isalnum says). */
 static int uri_safe(unsigned char c)
 {
-    return apr_isalnum(c) || strchr("-._~!$&'()*+,;=:@/", c) != NULL;
+    static const apr_uint64_t lo = APR_UINT64_C(0x2fffffd200000000);
+    static const apr_uint64_t hi = APR_UINT64_C(0x47fffffe87ffffff);
+
+    if (c < 64)
+        return (int)((lo >> c) & 1);
+    if (c < 128)
+        return (int)((hi >> (c - 64)) & 1);
+    return apr_isalnum(c) != 0;
 }
 
 /* Escapes s for a redirect; the first keep_q '?' stay literal (an ldap
@@ -692,6 +703,7 @@ typedef struct {
 } span_t;
 
 static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t);
+static char *expand_new(rw_ctx_t *ctx, const rw_tpl_t *t);
 
 /* The back ends' trace lines, untagged like the stock module's. */
 static void map_log(void *baton, int level, const char *msg)
@@ -718,20 +730,40 @@ static const char *map_value(rw_ctx_t *ctx, const rw_piece_t *pc)
     return pc->dflt ? expand(ctx, pc->dflt) : "";
 }
 
-/* Expands t into one pool string: values are gathered first, then
- * copied into a buffer of the exact size.  Back-references of a rule
- * with [B]/[BCTLS] are escaped; a '?' that arrives through a
- * back-reference before any literal '?' is noted for the %3F check. */
-static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
+/* Where the '?' that starts the query string of the substitution being
+ * expanded (t, whose values are v) comes from, for the [UnsafeAllow3F]
+ * check: its first '?', the last one under [QSL]. */
+static void note_query_marks(rw_ctx_t *ctx, const rw_tpl_t *t,
+                             const span_t *v)
+{
+    int i, seen_q = 0;
+
+    for (i = 0; i < t->npieces; ++i) {
+        if (memchr(v[i].s, '?', v[i].len)) {
+            int expanded = t->pieces[i].kind != RW_PIECE_LIT;
+            if (!seen_q)
+                ctx->q_first_expanded = expanded;
+            ctx->q_last_expanded = expanded;
+            seen_q = 1;
+        }
+    }
+}
+
+/* Expands t into a new pool string (a copy, for a template of plain
+ * text): values are gathered first, then copied into a buffer of the
+ * exact size.  Back-references of a rule with [B]/[BCTLS] are escaped;
+ * for the substitution itself (depth 1) the origin of its '?' is noted
+ * for the %3F check, and whether it has one at all. */
+static char *expand_new(rw_ctx_t *ctx, const rw_tpl_t *t)
 {
     span_t local[16], *v = local;
     apr_size_t total = 0;
-    int i, seen_q = 0;
+    int i;
     char *out, *o;
     const rw_rule_t *rule = ctx->cur;
 
     if (t->literal)
-        return t->literal;
+        return apr_pstrdup(ctx->r->pool, t->literal);
     ++ctx->depth;
     if (t->npieces > 16)
         v = apr_palloc(ctx->r->pool, (apr_size_t)t->npieces * sizeof(*v));
@@ -770,18 +802,6 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
             v[i].len = strlen(v[i].s);
             break;
         }
-        if (memchr(v[i].s, '?', v[i].len)) {
-            /* where the '?' that starts the query string comes from, for
-             * the [UnsafeAllow3F] check: the first '?' of the
-             * substitution, the last one under [QSL] */
-            if (rule && ctx->depth == 1) {
-                int expanded = pc->kind != RW_PIECE_LIT;
-                if (!seen_q)
-                    ctx->q_first_expanded = expanded;
-                ctx->q_last_expanded = expanded;
-            }
-            seen_q = 1;
-        }
         total += v[i].len;
     }
     o = out = apr_palloc(ctx->r->pool, total + 1);
@@ -790,8 +810,20 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
         o += v[i].len;
     }
     *o = '\0';
+    if (rule && ctx->depth == 1) {
+        ctx->subst_q = memchr(out, '?', total) != NULL;
+        if (ctx->subst_q)
+            note_query_marks(ctx, t, v);
+    }
     --ctx->depth;
     return out;
+}
+
+/* Expands t: the template itself when it is plain text, else a new
+ * pool string (expand_new). */
+static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
+{
+    return t->literal ? t->literal : expand_new(ctx, t);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1137,7 +1169,7 @@ static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
         discard = 0;    /* [QSA] keeps the query despite a trailing '?' */
     /* a substitution ending in a lone '?' gives no query at all: a '?'
      * before it stays in the URL, as with the stock module */
-    q = lone ? NULL
+    q = (lone || !ctx->subst_q) ? NULL
         : (p->flags & RW_RF_QSLAST) ? strrchr(*uri, '?') : strchr(*uri, '?');
     if (q == NULL) {
         if (discard) {
@@ -1205,6 +1237,8 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
     rw_ctx_t tctx;
     int i;
 
+    if (!p->cookies)
+        return;
     /* a cookie set in a sub-request (a look-ahead) belongs to the
      * response of the main request */
     while (top->main)
@@ -1419,7 +1453,8 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     if (p->subst) {
         ctx->cur = p;
         ctx->q_first_expanded = ctx->q_last_expanded = 0;
-        newuri = apr_pstrdup(r->pool, expand(ctx, p->subst));
+        ctx->subst_q = 1;
+        newuri = expand_new(ctx, p->subst);
         ctx->cur = NULL;
         rwlog(ctx, 2, "rewrite '%s' -> '%s'", uri, newuri);
         /* CVE-2024-38474: a query string started by a '?' that an
@@ -1445,6 +1480,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
             rwlog(ctx, 3, "add per-dir prefix: %s -> %s%s", newuri,
                   ctx->perdir, newuri);
             newuri = apr_pstrcat(r->pool, ctx->perdir, newuri, NULL);
+            ctx->subst_q = 1;       /* a directory may have a '?' */
         }
         /* [DPI]: the path info of this round is forgotten */
         if (p->flags & RW_RF_DISCARDPATH)
@@ -1518,8 +1554,13 @@ static int next_candidate(rw_ctx_t *ctx, const rw_index_t *ix,
     for (;;) {
         int j, a;
         if (ctx->csubject != s) {
-            ctx->cands = rw_index_candidates(ix, ctx->r->pool, s,
-                                             &ctx->ncands);
+            /* a new URL that begins as the last one did, over as many
+             * bytes as the index reads, has the same candidates (a rule
+             * list that rewrites a URL bit by bit) */
+            if (!ctx->csubject ||
+                strncmp(ctx->csubject, s, rw_index_span(ix)))
+                ctx->cands = rw_index_candidates(ix, ctx->r->pool, s,
+                                                 &ctx->ncands);
             ctx->csubject = s;
             ctx->cpos = 0;
         }

@@ -433,6 +433,9 @@ const rw_index_t *rw_index_build(apr_pool_t *p, const rw_rule_t *rules,
  *  the index itself. */
 const int *rw_index_candidates(const rw_index_t *ix, apr_pool_t *pool,
                                const char *s, int *ncands);
+/** How many bytes of a URL rw_index_candidates reads at most: two URLs
+ *  equal over that many bytes (strncmp) have the same candidates. */
+apr_size_t rw_index_span(const rw_index_t *ix);
 /** The rules that are candidates for every URL (not indexed), ascending. */
 const int *rw_index_always(const rw_index_t *ix, int *n);
 
