@@ -276,11 +276,13 @@ static int has_ctl_or_space(const char *s)
 /* Regex matching                                                      */
 
 /* What the engine keeps per request in its module slot: the PCRE2
- * match data (made once per request, not once per pattern), and [END].
+ * match data (made once per request, not once per pattern), [END], and
+ * what map lookups remember (each map file stat'ed once per request).
  * Sub-requests have their own. */
 typedef struct {
     pcre2_match_data *md;
     int end;        /* an [END] rule matched in this request */
+    rw_map_memo_t *maps;    /* what its map lookups remember */
 } rw_reqstate_t;
 
 static apr_status_t free_match_data(void *md)
@@ -724,7 +726,7 @@ static const char *map_value(rw_ctx_t *ctx, const rw_piece_t *pc)
     if (!map)
         return pc->dflt ? expand(ctx, pc->dflt) : "";
     /* NULL: not found, use the default; "" is a value (int, prg, dbd) */
-    val = rw_map_lookup_log(r, map, key, map_log, ctx);
+    val = rw_map_lookup_req(r, map, key, map_log, ctx, &req_state(r)->maps);
     if (val)
         return val;
     return pc->dflt ? expand(ctx, pc->dflt) : "";

@@ -142,6 +142,13 @@ const char *rw_map_lookup_log(request_rec *r, const rw_map_t *map,
                               const char *key, rw_map_log_fn *log,
                               void *baton)
 {
+    return rw_map_lookup_req(r, map, key, log, baton, NULL);
+}
+
+const char *rw_map_lookup_req(request_rec *r, const rw_map_t *map,
+                              const char *key, rw_map_log_fn *log,
+                              void *baton, rw_map_memo_t **memo)
+{
     rw_map_call_t c;
 
     if (!map->backend || !map->priv)
@@ -149,6 +156,7 @@ const char *rw_map_lookup_log(request_rec *r, const rw_map_t *map,
     c.r = r;
     c.log = log;
     c.baton = baton;
+    c.memo = memo;
     /* the value lives in the request pool, not in c */
     /* cppcheck-suppress returnDanglingLifetime */
     return map->backend->lookup(&c, map, key ? key : "");
@@ -257,6 +265,56 @@ void rw_map_trace(const rw_map_call_t *c, int level, const char *fmt, ...)
     msg = apr_pvsprintf(c->r->pool, fmt, ap);
     va_end(ap);
     c->log(c->baton, level, msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* What a request remembers                                             */
+
+/* The maps a request has looked up so far, rarely more than a few:
+ * searched in order. */
+struct rw_map_memo_t {
+    int n, cap;
+    struct {
+        const rw_map_t *map;
+        apr_time_t mtime;
+    } *e;
+};
+
+int rw_map_memo_get(const rw_map_call_t *c, const rw_map_t *map,
+                    apr_time_t *mtime)
+{
+    const rw_map_memo_t *m = c->memo ? *c->memo : NULL;
+    int i;
+
+    for (i = 0; m && i < m->n; ++i)
+        if (m->e[i].map == map) {
+            *mtime = m->e[i].mtime;
+            return 1;
+        }
+    return 0;
+}
+
+void rw_map_memo_set(const rw_map_call_t *c, const rw_map_t *map,
+                     apr_time_t mtime)
+{
+    rw_map_memo_t *m;
+
+    if (!c->memo)
+        return;
+    if (!*c->memo)
+        *c->memo = apr_pcalloc(c->r->pool, sizeof(rw_map_memo_t));
+    m = *c->memo;
+    if (m->n == m->cap) {
+        int cap = m->cap ? 2 * m->cap : 4;
+        void *e = apr_palloc(c->r->pool, (apr_size_t)cap * sizeof(*m->e));
+        if (m->n)
+            memcpy(e, m->e, (apr_size_t)m->n * sizeof(*m->e));
+        m->e = e;
+        m->cap = cap;
+    }
+    m->e[m->n].map = map;
+    m->e[m->n].mtime = mtime;
+    ++m->n;
 }
 
 /* ------------------------------------------------------------------ */

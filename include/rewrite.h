@@ -457,6 +457,16 @@ typedef void (rw_map_log_fn)(void *baton, int level, const char *msg);
 const char *rw_map_lookup_log(request_rec *r, const rw_map_t *map,
                               const char *key, rw_map_log_fn *log,
                               void *baton);
+/** What the lookups of one request remember for the rest of it: the
+ *  mtime each file map's source had at its first lookup, so that a map
+ *  file is stat'ed once per request and not once per lookup (a changed
+ *  file is still seen by the next request).  In the request pool. */
+typedef struct rw_map_memo_t rw_map_memo_t;
+/** rw_map_lookup_log, remembering in *memo (a slot of the request's own
+ *  state, NULL at first; memo itself may be NULL: nothing remembered). */
+const char *rw_map_lookup_req(request_rec *r, const rw_map_t *map,
+                              const char *key, rw_map_log_fn *log,
+                              void *baton, rw_map_memo_t **memo);
 /** Registers an int: map function (the public optional function). */
 void rw_map_register_func(const char *name, rewrite_mapfunc_t *func);
 /** pre_config: the back ends' (int: functions, prg supervision). */
