@@ -719,7 +719,11 @@ static const char *map_value(rw_ctx_t *ctx, const rw_piece_t *pc)
     request_rec *r = ctx->r;
     rw_server_conf_t *sc = ap_get_module_config(r->server->module_config,
                                                 &rewrite_module);
-    const rw_map_t *map = apr_hash_get(sc->maps, pc->map, APR_HASH_KEY_STRING);
+    /* by number when the name had one at config time (the server's map
+     * of that name or NULL, as by name) */
+    const rw_map_t *map = pc->mapid >= 0 && pc->mapid < sc->nmapids
+        ? sc->mapids[pc->mapid]
+        : apr_hash_get(sc->maps, pc->map, APR_HASH_KEY_STRING);
     const char *key = expand(ctx, pc->key);
     const char *val = NULL;
 

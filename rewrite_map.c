@@ -64,9 +64,17 @@ static const rw_map_backend_t *const backends[] = {
  * (config time only; read by post_config and child_init). */
 static apr_array_header_t *all_maps;
 
+/* The names of those maps, numbered in the order they first appear
+ * (name -> int *): templates parsed after the name's RewriteMap line
+ * take its number, and post_config gives each server its maps by number,
+ * so that a request reaches a map without hashing its name (config time
+ * only, like all_maps, in the same pool). */
+static apr_hash_t *map_names;
+
 static apr_status_t all_maps_reset(void *unused)
 {
     all_maps = NULL;
+    map_names = NULL;
     return APR_SUCCESS;
 }
 
@@ -130,12 +138,28 @@ const char *rw_map_define(cmd_parms *cmd, const char *name, const char *spec,
         return err;
     if (!all_maps) {
         all_maps = apr_array_make(cmd->pool, 8, sizeof(rw_map_t *));
+        map_names = apr_hash_make(cmd->pool);
         apr_pool_cleanup_register(cmd->pool, NULL, all_maps_reset,
                                   apr_pool_cleanup_null);
     }
     APR_ARRAY_PUSH(all_maps, rw_map_t *) = map;
+    if (!apr_hash_get(map_names, name, APR_HASH_KEY_STRING)) {
+        int *id = apr_palloc(cmd->pool, sizeof(*id));
+        *id = (int)apr_hash_count(map_names);
+        apr_hash_set(map_names, name, APR_HASH_KEY_STRING, id);
+    }
     *out = map;
     return NULL;
+}
+
+int rw_map_name_id(const char *name)
+{
+    const int *id;
+
+    if (!map_names || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_RUN_MPM)
+        return -1;
+    id = apr_hash_get(map_names, name, APR_HASH_KEY_STRING);
+    return id ? *id : -1;
 }
 
 const char *rw_map_lookup_log(request_rec *r, const rw_map_t *map,
@@ -201,18 +225,32 @@ int rw_map_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
 
     /* the maps each server uses, inherited ones included (a prg program
-     * is started only for a server whose RewriteEngine is on) */
+     * is started only for a server whose RewriteEngine is on), and the
+     * same by name number */
     for (v = s; v; v = v->next) {
         rw_server_conf_t *sc = ap_get_module_config(v->module_config,
                                                     &rewrite_module);
+        int nnames = map_names ? (int)apr_hash_count(map_names) : 0;
         apr_hash_index_t *hi;
         if (!sc || !sc->maps)
             continue;
+        if (nnames) {
+            sc->mapids = apr_pcalloc(pconf, (apr_size_t)nnames *
+                                     sizeof(*sc->mapids));
+            sc->nmapids = nnames;
+        }
         for (hi = apr_hash_first(ptemp, sc->maps); hi; hi = apr_hash_next(hi)) {
-            rw_map_t *m = apr_hash_this_val(hi);
+            const void *name;
+            rw_map_t *m;
+            const int *id;
+            apr_hash_this(hi, &name, NULL, (void **)&m);
             m->used = 1;
             if (sc->state == 1)
                 m->engine_on = 1;
+            id = map_names ? apr_hash_get(map_names, name,
+                                          APR_HASH_KEY_STRING) : NULL;
+            if (id && *id < sc->nmapids)
+                sc->mapids[*id] = m;
         }
     }
     for (i = 0; all_maps && i < NBACKENDS; ++i) {

@@ -130,6 +130,8 @@ typedef struct rw_tpl_t rw_tpl_t;
  * 10,000 rules). */
 typedef struct {
     rw_piece_kind_t kind;
+    int mapid;                    /** MAP: the name's number
+                                   *  (rw_map_name_id), -1 for none */
     union {
         struct {
             const char *lit;      /** LIT: the text */
@@ -299,6 +301,10 @@ typedef struct {
     unsigned options;           /** RW_OPT_* */
     int options_set;            /** RewriteOptions seen here */
     apr_hash_t *maps;           /** name -> rw_map_t */
+    const rw_map_t **mapids;    /** the same by name number
+                                 *  (rw_map_name_id): maps[mapids[i]] or
+                                 *  NULL; made in post_config */
+    int nmapids;
     apr_array_header_t *rules;  /** rw_rule_t */
     const rw_index_t *index;    /** of rules, made in post_config, or NULL */
     apr_array_header_t *pending;/** rw_cond_t waiting for their rule */
@@ -447,6 +453,10 @@ const int *rw_index_always(const rw_index_t *ix, int *n);
  *  *out; the directive's error message or NULL. */
 const char *rw_map_define(cmd_parms *cmd, const char *name, const char *spec,
                           const char *options, rw_map_t **out);
+/** Config time: the number of map name (rw_server_conf_t.mapids), the
+ *  same in every server, when a RewriteMap line read so far defines
+ *  that name somewhere; else (and at request time) -1. */
+int rw_map_name_id(const char *name);
 /** Receives the trace lines of one lookup (level 1..8 = trace1..8). */
 typedef void (rw_map_log_fn)(void *baton, int level, const char *msg);
 /** Looks up key in map, writing the stock module's trace lines for it
