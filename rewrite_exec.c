@@ -105,9 +105,12 @@ typedef struct {
     unsigned hcase, hfold;    /* rw_lit_hash of hsub, exact and folded */
     const rw_rule_t *lastsub; /* last rule that substituted */
     rw_out_kind_t kind;       /* what the last substitution was */
+    int lit_checked;          /* the rule being applied has passed the
+                               * prefilter on r->filename */
     const char *csubject;     /* URL the candidates below are for */
     const int *cands;         /* indexed rules that may match it */
     int ncands, cpos;
+    apr_size_t cspan;         /* rw_index_span of the index */
     const int *always;        /* rules that are always candidates */
     int nalways, apos;
 } rw_ctx_t;
@@ -194,32 +197,27 @@ static const char hexdigits[] = "0123456789abcdef";
 /* Characters kept as they are in a redirect's path and query string:
  * the alphanumerics and "-._~!$&'()*+,;=:@/", as bits of two masks for
  * the ASCII range (bytes past it: whatever apr_isalnum says). */
-static int uri_safe(unsigned char c)
+static inline int uri_safe(unsigned char c)
 {
-    static const apr_uint64_t lo = APR_UINT64_C(0x2fffffd200000000);
-    static const apr_uint64_t hi = APR_UINT64_C(0x47fffffe87ffffff);
+    static const apr_uint64_t mask[2] = {
+        APR_UINT64_C(0x2fffffd200000000), APR_UINT64_C(0x47fffffe87ffffff)
+    };
 
-    if (c < 64)
-        return (int)((lo >> c) & 1);
-    if (c < 128)
-        return (int)((hi >> (c - 64)) & 1);
-    return apr_isalnum(c) != 0;
+    return c < 128 ? (int)((mask[c >> 6] >> (c & 63)) & 1)
+                   : apr_isalnum(c) != 0;
 }
 
 /* Escapes s for a redirect; the first keep_q '?' stay literal (an ldap
  * URL's field separators dn?attributes?scope?filter?extensions), every
- * other one is escaped like any unsafe byte. */
+ * other one is escaped like any unsafe byte.  One pass, into room for
+ * the worst case. */
 static char *escape_uri(apr_pool_t *p, const char *s, int keep_q)
 {
-    apr_size_t n = 0;
     const unsigned char *c;
     char *out, *o;
     int q = 0;
 
-    for (c = (const unsigned char *)s; *c; ++c)
-        n += (uri_safe(*c) || (*c == '?' && q++ < keep_q)) ? 1 : 3;
-    o = out = apr_palloc(p, n + 1);
-    q = 0;
+    o = out = apr_palloc(p, 3 * strlen(s) + 1);
     for (c = (const unsigned char *)s; *c; ++c) {
         if (uri_safe(*c) || (*c == '?' && q++ < keep_q))
             *o++ = (char)*c;
@@ -352,16 +350,14 @@ static int cannot_match_fast(rw_ctx_t *ctx, const rw_regex_t *re,
     return cannot_match(re, s);
 }
 
-/* Matches s against re; fills m when m is not NULL. */
-static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
-                       rw_match_t *m)
+/* regex_match once the prefilter has let s through. */
+static int regex_run(request_rec *r, const rw_regex_t *re, const char *s,
+                     rw_match_t *m)
 {
     pcre2_match_data *md;
     apr_size_t len;
     int rc, i;
 
-    if (re->lit && cannot_match(re, s))
-        return 0;
     if (!re->code) {
         /* no PCRE code: "^literal$" (s is the literal, no group),
          * "^literal" ($0 is the literal) or "^literal(.*)$" ($0 all of s,
@@ -423,6 +419,15 @@ static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
             m->ov[i] = ov[i] != PCRE2_UNSET ? (int)ov[i] : -1;
     }
     return 1;
+}
+
+/* Matches s against re; fills m when m is not NULL. */
+static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
+                       rw_match_t *m)
+{
+    if (re->lit && cannot_match(re, s))
+        return 0;
+    return regex_run(r, re, s, m);
 }
 
 static const char *match_ref(apr_pool_t *p, const rw_match_t *m, int n,
@@ -730,7 +735,9 @@ static const char *map_value(rw_ctx_t *ctx, const rw_piece_t *pc)
     if (!map)
         return pc->dflt ? expand(ctx, pc->dflt) : "";
     /* NULL: not found, use the default; "" is a value (int, prg, dbd) */
-    val = rw_map_lookup_req(r, map, key, map_log, ctx, &req_state(r)->maps);
+    /* no trace sink when no map trace line (trace3 and up) would show */
+    val = rw_map_lookup_req(r, map, key, ctx->tl >= 3 ? map_log : NULL, ctx,
+                            &req_state(r)->maps);
     if (val)
         return val;
     return pc->dflt ? expand(ctx, pc->dflt) : "";
@@ -770,6 +777,18 @@ static char *expand_new(rw_ctx_t *ctx, const rw_tpl_t *t)
 
     if (t->literal)
         return apr_pstrdup(ctx->r->pool, t->literal);
+    /* a lone $N or %N (a map key), unescaped, not the substitution: a
+     * copy of it */
+    if (t->npieces == 1 && (t->pieces[0].kind == RW_PIECE_RULEREF ||
+                            t->pieces[0].kind == RW_PIECE_CONDREF) &&
+        !(rule && (ctx->depth == 0 ||
+                   (rule->flags & (RW_RF_ESCAPEBACKREF | RW_RF_ESCAPECTLS))))) {
+        const rw_piece_t *pc = t->pieces;
+        apr_size_t len;
+        const char *ref = match_ref(ctx->r->pool, pc->kind == RW_PIECE_RULEREF
+                                    ? &ctx->rule : &ctx->cond, pc->n, &len);
+        return apr_pstrmemdup(ctx->r->pool, ref, len);
+    }
     ++ctx->depth;
     if (t->npieces > 16)
         v = apr_palloc(ctx->r->pool, (apr_size_t)t->npieces * sizeof(*v));
@@ -1045,7 +1064,7 @@ typedef struct {
     int query;
 } rw_scheme_t;
 
-static const rw_scheme_t *scheme_of(const char *u)
+static const rw_scheme_t *scheme_lookup(const char *u)
 {
     static const rw_scheme_t schemes[] = {
         { "ajp://", 6, 1 }, { "balancer://", 11, 1 }, { "fcgi://", 7, 1 },
@@ -1057,14 +1076,21 @@ static const rw_scheme_t *scheme_of(const char *u)
     };
     apr_size_t i;
 
-    /* a local path ("/...") is by far the most common: no scheme starts
-     * with anything but a letter, and none has a ':' past its 9th byte */
+    /* no scheme starts with anything but a letter, and none has a ':'
+     * past its 9th byte */
     if (!apr_isalpha((unsigned char)*u) || !memchr(u, ':', strnlen(u, 10)))
         return NULL;
     for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); ++i)
         if (!strncasecmp(u, schemes[i].name, (apr_size_t)schemes[i].len))
             return &schemes[i];
     return NULL;
+}
+
+/* The scheme of u, if it is one the module knows; a URL-path, the
+ * usual case, is told apart at once. */
+static APR_INLINE const rw_scheme_t *scheme_of(const char *u)
+{
+    return *u == '/' ? NULL : scheme_lookup(u);
 }
 
 static int is_absolute_uri(const char *u, int *hostpos)
@@ -1431,7 +1457,10 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     rwlog(ctx, 3, "applying pattern '%s' to uri '%s'", p->pattern, uri);
 
     memset(&ctx->rule, 0, sizeof(ctx->rule));
-    matched = regex_match(r, p->re, uri, p->negate ? NULL : &ctx->rule);
+    /* the rule loop may have passed s through the prefilter already */
+    matched = (ctx->lit_checked && uri == r->filename ? regex_run
+                                                       : regex_match)
+              (r, p->re, uri, p->negate ? NULL : &ctx->rule);
     if (p->negate)
         matched = !matched;
     if (!matched)
@@ -1555,8 +1584,10 @@ static int next_candidate(rw_ctx_t *ctx, const rw_index_t *ix,
 {
     const char *s = ctx->r->filename;
 
-    if (!ctx->always)
+    if (!ctx->always) {
         ctx->always = rw_index_always(ix, &ctx->nalways);
+        ctx->cspan = rw_index_span(ix);
+    }
     for (;;) {
         int j, a;
         if (ctx->csubject != s) {
@@ -1564,11 +1595,12 @@ static int next_candidate(rw_ctx_t *ctx, const rw_index_t *ix,
              * bytes as the index reads, has the same candidates (a rule
              * list that rewrites a URL bit by bit) */
             if (!ctx->csubject ||
-                strncmp(ctx->csubject, s, rw_index_span(ix)))
+                strncmp(ctx->csubject, s, ctx->cspan)) {
                 ctx->cands = rw_index_candidates(ix, ctx->r->pool, s,
                                                  &ctx->ncands);
+                ctx->cpos = 0;
+            }
             ctx->csubject = s;
-            ctx->cpos = 0;
         }
         /* the first of the URL's candidates and the rules that are
          * always candidates from i on (an [N] pass starts over) */
@@ -1611,7 +1643,8 @@ static rw_outcome_t apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules,
     const rw_rule_t *p = (const rw_rule_t *)rules->elts;
     request_rec *r = ctx->r;
     rw_outcome_t out = { OUT_NONE, 0, 0 };
-    int i, rc, rounds = 1;   /* passes, this one too */
+    int i, rc, fast;
+    int rounds = 1;         /* passes, this one too */
 
     if (ctx->perdir || ctx->tl >= 3)
         ix = NULL;
@@ -1629,11 +1662,14 @@ loop:
 
         /* fast path: a rule whose required literal is missing fails at
          * once (in server context, when no trace line would be lost) */
-        if (p[i].re->lit && !p[i].negate && !ctx->perdir && ctx->tl < 3 &&
-            cannot_match_fast(ctx, p[i].re, r->filename))
+        fast = p[i].re->lit && !p[i].negate && !ctx->perdir && ctx->tl < 3;
+        if (fast && cannot_match_fast(ctx, p[i].re, r->filename))
             rc = ACT_NONE;
-        else
+        else {
+            ctx->lit_checked = fast;
             rc = apply_rule(ctx, &p[i]);
+            ctx->lit_checked = 0;
+        }
         if (rc != ACT_NONE)         /* matched: counted, noted */
             rw_stats_hit(r, &p[i], rc == ACT_STATUS);
         if (rc == ACT_NONE) {
