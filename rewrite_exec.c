@@ -94,8 +94,8 @@ typedef struct {
     int unsafe_3f;            /* the query's '?' came from an expansion */
     int q_first_expanded;     /* the substitution's first '?' did */
     int q_last_expanded;      /* its last '?' did ([QSL]) */
-    int subst_q;              /* the expanded substitution may hold a '?'
-                               * (0: it certainly holds none) */
+    int subst_noq;            /* the expanded substitution certainly
+                               * holds no '?' (0: it may) */
     const char *orig_args;    /* r->args when the pass began */
     int orig_status;          /* r->status when the pass began */
     int depth;                /* nesting of expand() (map keys, defaults) */
@@ -836,8 +836,8 @@ static char *expand_new(rw_ctx_t *ctx, const rw_tpl_t *t)
     }
     *o = '\0';
     if (rule && ctx->depth == 1) {
-        ctx->subst_q = memchr(out, '?', total) != NULL;
-        if (ctx->subst_q)
+        ctx->subst_noq = !memchr(out, '?', total);
+        if (!ctx->subst_noq)
             note_query_marks(ctx, t, v);
     }
     --ctx->depth;
@@ -1174,7 +1174,9 @@ static char *strip_amp(char *s)
 }
 
 /* Moves the query string of *uri into r->args, per QSA/QSD/QSL.
- * discard: the substitution ended in a lone '?' (already removed). */
+ * discard: the substitution ended in a lone '?' (already removed).  No
+ * '?' is looked for in a URL its expansion found none in
+ * (ctx->subst_noq). */
 static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
                         int discard)
 {
@@ -1201,7 +1203,7 @@ static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
         discard = 0;    /* [QSA] keeps the query despite a trailing '?' */
     /* a substitution ending in a lone '?' gives no query at all: a '?'
      * before it stays in the URL, as with the stock module */
-    q = (lone || !ctx->subst_q) ? NULL
+    q = (lone || ctx->subst_noq) ? NULL
         : (p->flags & RW_RF_QSLAST) ? strrchr(*uri, '?') : strchr(*uri, '?');
     if (q == NULL) {
         if (discard) {
@@ -1488,7 +1490,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     if (p->subst) {
         ctx->cur = p;
         ctx->q_first_expanded = ctx->q_last_expanded = 0;
-        ctx->subst_q = 1;
+        ctx->subst_noq = 0;
         newuri = expand_new(ctx, p->subst);
         ctx->cur = NULL;
         rwlog(ctx, 2, "rewrite '%s' -> '%s'", uri, newuri);
@@ -1515,7 +1517,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
             rwlog(ctx, 3, "add per-dir prefix: %s -> %s%s", newuri,
                   ctx->perdir, newuri);
             newuri = apr_pstrcat(r->pool, ctx->perdir, newuri, NULL);
-            ctx->subst_q = 1;       /* a directory may have a '?' */
+            ctx->subst_noq = 0;     /* a directory may have a '?' */
         }
         /* [DPI]: the path info of this round is forgotten */
         if (p->flags & RW_RF_DISCARDPATH)
