@@ -27,7 +27,10 @@
  *  - dbd: first column of a random row; NULL is no value; fastdbd caches
  *    forever.
  * Beyond stock: bounded caches, and prg programs that die are restarted
- * and programs that do not answer in time do not hang the worker.
+ * and programs that do not answer in time do not hang the worker.  A
+ * txt/rnd/dbm file's mtime is read at its map's first lookup in a
+ * request and remembered for the rest of the request (rw_map_memo_t):
+ * a change is seen by the next request, as with stock.
  */
 #include "apr_strings.h"
 #include "apr_hash.h"
