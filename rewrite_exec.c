@@ -105,12 +105,9 @@ typedef struct {
     unsigned hcase, hfold;    /* rw_lit_hash of hsub, exact and folded */
     const rw_rule_t *lastsub; /* last rule that substituted */
     rw_out_kind_t kind;       /* what the last substitution was */
-    int lit_checked;          /* the rule being applied has passed the
-                               * prefilter on r->filename */
     const char *csubject;     /* URL the candidates below are for */
     const int *cands;         /* indexed rules that may match it */
     int ncands, cpos;
-    apr_size_t cspan;         /* rw_index_span of the index */
     const int *always;        /* rules that are always candidates */
     int nalways, apos;
 } rw_ctx_t;
@@ -289,7 +286,7 @@ static apr_status_t free_match_data(void *md)
     return APR_SUCCESS;
 }
 
-static rw_reqstate_t *req_state(request_rec *r)
+static APR_INLINE rw_reqstate_t *req_state(request_rec *r)
 {
     rw_reqstate_t *st = ap_get_module_config(r->request_config,
                                              &rewrite_module);
@@ -350,14 +347,16 @@ static int cannot_match_fast(rw_ctx_t *ctx, const rw_regex_t *re,
     return cannot_match(re, s);
 }
 
-/* regex_match once the prefilter has let s through. */
-static int regex_run(request_rec *r, const rw_regex_t *re, const char *s,
-                     rw_match_t *m)
+/* Matches s against re; fills m when m is not NULL. */
+static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
+                       rw_match_t *m)
 {
     pcre2_match_data *md;
     apr_size_t len;
     int rc, i;
 
+    if (re->lit && cannot_match(re, s))
+        return 0;
     if (!re->code) {
         /* no PCRE code: "^literal$" (s is the literal, no group),
          * "^literal" ($0 is the literal) or "^literal(.*)$" ($0 all of s,
@@ -419,15 +418,6 @@ static int regex_run(request_rec *r, const rw_regex_t *re, const char *s,
             m->ov[i] = ov[i] != PCRE2_UNSET ? (int)ov[i] : -1;
     }
     return 1;
-}
-
-/* Matches s against re; fills m when m is not NULL. */
-static int regex_match(request_rec *r, const rw_regex_t *re, const char *s,
-                       rw_match_t *m)
-{
-    if (re->lit && cannot_match(re, s))
-        return 0;
-    return regex_run(r, re, s, m);
 }
 
 static const char *match_ref(apr_pool_t *p, const rw_match_t *m, int n,
@@ -1459,10 +1449,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     rwlog(ctx, 3, "applying pattern '%s' to uri '%s'", p->pattern, uri);
 
     memset(&ctx->rule, 0, sizeof(ctx->rule));
-    /* the rule loop may have passed s through the prefilter already */
-    matched = (ctx->lit_checked && uri == r->filename ? regex_run
-                                                       : regex_match)
-              (r, p->re, uri, p->negate ? NULL : &ctx->rule);
+    matched = regex_match(r, p->re, uri, p->negate ? NULL : &ctx->rule);
     if (p->negate)
         matched = !matched;
     if (!matched)
@@ -1574,6 +1561,24 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
 /* ------------------------------------------------------------------ */
 /* A rule list                                                         */
 
+static void new_subject(rw_ctx_t *ctx, const rw_index_t *ix, const char *s)
+    __attribute__((noinline));
+
+/* The candidates of a URL s that the last candidates were not looked up
+ * for.  Out of line: the rule loop around next_candidate is hot. */
+static void new_subject(rw_ctx_t *ctx, const rw_index_t *ix, const char *s)
+{
+    /* a new URL that begins as the last one did, over as many bytes as
+     * the index reads, has the same candidates (a rule list that
+     * rewrites a URL bit by bit): cpos stays where it is, which
+     * next_candidate moves either way */
+    if (!ctx->csubject || strncmp(ctx->csubject, s, rw_index_span(ix))) {
+        ctx->cands = rw_index_candidates(ix, ctx->r->pool, s, &ctx->ncands);
+        ctx->cpos = 0;
+    }
+    ctx->csubject = s;
+}
+
 /* With an index (server context, no trace line at level 3 or more to
  * lose): the first rule from i on that may match, rules that cannot
  * being failures as the engine would find them.  Since a failed rule
@@ -1586,24 +1591,12 @@ static int next_candidate(rw_ctx_t *ctx, const rw_index_t *ix,
 {
     const char *s = ctx->r->filename;
 
-    if (!ctx->always) {
+    if (!ctx->always)
         ctx->always = rw_index_always(ix, &ctx->nalways);
-        ctx->cspan = rw_index_span(ix);
-    }
     for (;;) {
         int j, a;
-        if (ctx->csubject != s) {
-            /* a new URL that begins as the last one did, over as many
-             * bytes as the index reads, has the same candidates (a rule
-             * list that rewrites a URL bit by bit) */
-            if (!ctx->csubject ||
-                strncmp(ctx->csubject, s, ctx->cspan)) {
-                ctx->cands = rw_index_candidates(ix, ctx->r->pool, s,
-                                                 &ctx->ncands);
-                ctx->cpos = 0;
-            }
-            ctx->csubject = s;
-        }
+        if (ctx->csubject != s)
+            new_subject(ctx, ix, s);
         /* the first of the URL's candidates and the rules that are
          * always candidates from i on (an [N] pass starts over) */
         while (ctx->cpos > 0 && ctx->cands[ctx->cpos - 1] >= i)
@@ -1645,8 +1638,7 @@ static rw_outcome_t apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules,
     const rw_rule_t *p = (const rw_rule_t *)rules->elts;
     request_rec *r = ctx->r;
     rw_outcome_t out = { OUT_NONE, 0, 0 };
-    int i, rc, fast;
-    int rounds = 1;         /* passes, this one too */
+    int i, rc, rounds = 1;   /* passes, this one too */
 
     if (ctx->perdir || ctx->tl >= 3)
         ix = NULL;
@@ -1664,14 +1656,11 @@ loop:
 
         /* fast path: a rule whose required literal is missing fails at
          * once (in server context, when no trace line would be lost) */
-        fast = p[i].re->lit && !p[i].negate && !ctx->perdir && ctx->tl < 3;
-        if (fast && cannot_match_fast(ctx, p[i].re, r->filename))
+        if (p[i].re->lit && !p[i].negate && !ctx->perdir && ctx->tl < 3 &&
+            cannot_match_fast(ctx, p[i].re, r->filename))
             rc = ACT_NONE;
-        else {
-            ctx->lit_checked = fast;
+        else
             rc = apply_rule(ctx, &p[i]);
-            ctx->lit_checked = 0;
-        }
         if (rc != ACT_NONE)         /* matched: counted, noted */
             rw_stats_hit(r, &p[i], rc == ACT_STATUS);
         if (rc == ACT_NONE) {
@@ -1771,12 +1760,13 @@ static int do_redirect(rw_ctx_t *ctx, int noescape)
     request_rec *r = ctx->r;
     char *loc = r->filename;
     int n = r->status;
-    int queryless = is_queryless_url(loc);
+    const rw_scheme_t *sch = scheme_of(loc);
+    int queryless = sch && !sch->query;
 
     if (!noescape) {
-        int pos;
         rwlog(ctx, 1, "escaping %s for redirect", loc);
-        if (is_absolute_uri(loc, &pos)) {
+        if (sch) {
+            int pos = sch->len;
             /* after "scheme://host" for hierarchical schemes, after
              * "scheme:" for the others (mailto:, news:) */
             const char *path = loc[pos - 1] == '/'
