@@ -217,6 +217,37 @@ static int maps_of(const rw_map_backend_t *be, apr_pool_t *p,
     return n;
 }
 
+/* sc's maps by name number (rw_server_conf_t.mapids), up to the
+ * highest number among them; none (lookups by name) when that table
+ * would be mostly empty: with a thousand vhosts each defining a map of
+ * its own name, tables over every number would take a million slots. */
+static void map_ids(apr_pool_t *pconf, apr_pool_t *ptemp,
+                    rw_server_conf_t *sc)
+{
+    apr_hash_index_t *hi;
+    int count = 0, top = -1;
+
+    for (hi = apr_hash_first(ptemp, sc->maps); map_names && hi;
+         hi = apr_hash_next(hi)) {
+        const int *id = apr_hash_get(map_names, apr_hash_this_key(hi),
+                                     APR_HASH_KEY_STRING);
+        ++count;
+        if (id && *id > top)
+            top = *id;
+    }
+    if (top < 0 || top + 1 > 8 * count + 16)
+        return;
+    sc->mapids = apr_pcalloc(pconf, (apr_size_t)(top + 1) *
+                             sizeof(*sc->mapids));
+    sc->nmapids = top + 1;
+    for (hi = apr_hash_first(ptemp, sc->maps); hi; hi = apr_hash_next(hi)) {
+        const int *id = apr_hash_get(map_names, apr_hash_this_key(hi),
+                                     APR_HASH_KEY_STRING);
+        if (id)
+            sc->mapids[*id] = apr_hash_this_val(hi);
+    }
+}
+
 int rw_map_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                        apr_pool_t *ptemp, server_rec *s)
 {
@@ -228,33 +259,20 @@ int rw_map_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;
 
     /* the maps each server uses, inherited ones included (a prg program
-     * is started only for a server whose RewriteEngine is on), and the
-     * same by name number */
+     * is started only for a server whose RewriteEngine is on) */
     for (v = s; v; v = v->next) {
         rw_server_conf_t *sc = ap_get_module_config(v->module_config,
                                                     &rewrite_module);
-        int nnames = map_names ? (int)apr_hash_count(map_names) : 0;
         apr_hash_index_t *hi;
         if (!sc || !sc->maps)
             continue;
-        if (nnames) {
-            sc->mapids = apr_pcalloc(pconf, (apr_size_t)nnames *
-                                     sizeof(*sc->mapids));
-            sc->nmapids = nnames;
-        }
         for (hi = apr_hash_first(ptemp, sc->maps); hi; hi = apr_hash_next(hi)) {
-            const void *name;
-            rw_map_t *m;
-            const int *id;
-            apr_hash_this(hi, &name, NULL, (void **)&m);
+            rw_map_t *m = apr_hash_this_val(hi);
             m->used = 1;
             if (sc->state == 1)
                 m->engine_on = 1;
-            id = map_names ? apr_hash_get(map_names, name,
-                                          APR_HASH_KEY_STRING) : NULL;
-            if (id && *id < sc->nmapids)
-                sc->mapids[*id] = m;
         }
+        map_ids(pconf, ptemp, sc);
     }
     for (i = 0; all_maps && i < NBACKENDS; ++i) {
         rw_map_t **maps;

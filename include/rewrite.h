@@ -302,8 +302,9 @@ typedef struct {
     int options_set;            /** RewriteOptions seen here */
     apr_hash_t *maps;           /** name -> rw_map_t */
     const rw_map_t **mapids;    /** the same by name number
-                                 *  (rw_map_name_id): maps[mapids[i]] or
-                                 *  NULL; made in post_config */
+                                 *  (rw_map_name_id): this server's map of
+                                 *  name i or NULL, for i < nmapids; made
+                                 *  in post_config (NULL: look up by name) */
     int nmapids;
     apr_array_header_t *rules;  /** rw_rule_t */
     const rw_index_t *index;    /** of rules, made in post_config, or NULL */
