@@ -94,6 +94,8 @@ typedef struct {
     int unsafe_3f;            /* the query's '?' came from an expansion */
     int q_first_expanded;     /* the substitution's first '?' did */
     int q_last_expanded;      /* its last '?' did ([QSL]) */
+    int subst_noq;            /* the expanded substitution certainly
+                               * holds no '?' (0: it may) */
     const char *orig_args;    /* r->args when the pass began */
     int orig_status;          /* r->status when the pass began */
     int depth;                /* nesting of expand() (map keys, defaults) */
@@ -189,26 +191,30 @@ static void ctx_init(rw_ctx_t *ctx, request_rec *r)
 
 static const char hexdigits[] = "0123456789abcdef";
 
-/* Characters kept as they are in a redirect's path and query string. */
-static int uri_safe(unsigned char c)
+/* Characters kept as they are in a redirect's path and query string:
+ * the alphanumerics and "-._~!$&'()*+,;=:@/", as bits of two masks for
+ * the ASCII range (bytes past it: whatever apr_isalnum says). */
+static inline int uri_safe(unsigned char c)
 {
-    return apr_isalnum(c) || strchr("-._~!$&'()*+,;=:@/", c) != NULL;
+    static const apr_uint64_t mask[2] = {
+        APR_UINT64_C(0x2fffffd200000000), APR_UINT64_C(0x47fffffe87ffffff)
+    };
+
+    return c < 128 ? (int)((mask[c >> 6] >> (c & 63)) & 1)
+                   : apr_isalnum(c) != 0;
 }
 
 /* Escapes s for a redirect; the first keep_q '?' stay literal (an ldap
  * URL's field separators dn?attributes?scope?filter?extensions), every
- * other one is escaped like any unsafe byte. */
+ * other one is escaped like any unsafe byte.  One pass, into room for
+ * the worst case. */
 static char *escape_uri(apr_pool_t *p, const char *s, int keep_q)
 {
-    apr_size_t n = 0;
     const unsigned char *c;
     char *out, *o;
     int q = 0;
 
-    for (c = (const unsigned char *)s; *c; ++c)
-        n += (uri_safe(*c) || (*c == '?' && q++ < keep_q)) ? 1 : 3;
-    o = out = apr_palloc(p, n + 1);
-    q = 0;
+    o = out = apr_palloc(p, 3 * strlen(s) + 1);
     for (c = (const unsigned char *)s; *c; ++c) {
         if (uri_safe(*c) || (*c == '?' && q++ < keep_q))
             *o++ = (char)*c;
@@ -265,11 +271,13 @@ static int has_ctl_or_space(const char *s)
 /* Regex matching                                                      */
 
 /* What the engine keeps per request in its module slot: the PCRE2
- * match data (made once per request, not once per pattern), and [END].
+ * match data (made once per request, not once per pattern), [END], and
+ * what map lookups remember (each map file stat'ed once per request).
  * Sub-requests have their own. */
 typedef struct {
     pcre2_match_data *md;
     int end;        /* an [END] rule matched in this request */
+    rw_map_memo_t *maps;    /* what its map lookups remember */
 } rw_reqstate_t;
 
 static apr_status_t free_match_data(void *md)
@@ -278,7 +286,7 @@ static apr_status_t free_match_data(void *md)
     return APR_SUCCESS;
 }
 
-static rw_reqstate_t *req_state(request_rec *r)
+static APR_INLINE rw_reqstate_t *req_state(request_rec *r)
 {
     rw_reqstate_t *st = ap_get_module_config(r->request_config,
                                              &rewrite_module);
@@ -786,6 +794,7 @@ typedef struct {
 } span_t;
 
 static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t);
+static char *expand_new(rw_ctx_t *ctx, const rw_tpl_t *t);
 
 /* The back ends' trace lines, untagged like the stock module's. */
 static void map_log(void *baton, int level, const char *msg)
@@ -799,33 +808,71 @@ static const char *map_value(rw_ctx_t *ctx, const rw_piece_t *pc)
     request_rec *r = ctx->r;
     rw_server_conf_t *sc = ap_get_module_config(r->server->module_config,
                                                 &rewrite_module);
-    const rw_map_t *map = apr_hash_get(sc->maps, pc->map, APR_HASH_KEY_STRING);
+    /* by number when the name had one at config time (the server's map
+     * of that name or NULL, as by name) */
+    const rw_map_t *map = pc->mapid >= 0 && pc->mapid < sc->nmapids
+        ? sc->mapids[pc->mapid]
+        : apr_hash_get(sc->maps, pc->map, APR_HASH_KEY_STRING);
     const char *key = expand(ctx, pc->key);
     const char *val = NULL;
 
     if (!map)
         return pc->dflt ? expand(ctx, pc->dflt) : "";
     /* NULL: not found, use the default; "" is a value (int, prg, dbd) */
-    val = rw_map_lookup_log(r, map, key, map_log, ctx);
+    /* no trace sink when no map trace line (trace3 and up) would show */
+    val = rw_map_lookup_req(r, map, key, ctx->tl >= 3 ? map_log : NULL, ctx,
+                            &req_state(r)->maps);
     if (val)
         return val;
     return pc->dflt ? expand(ctx, pc->dflt) : "";
 }
 
-/* Expands t into one pool string: values are gathered first, then
- * copied into a buffer of the exact size.  Back-references of a rule
- * with [B]/[BCTLS] are escaped; a '?' that arrives through a
- * back-reference before any literal '?' is noted for the %3F check. */
-static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
+/* Where the '?' that starts the query string of the substitution being
+ * expanded (t, whose values are v) comes from, for the [UnsafeAllow3F]
+ * check: its first '?', the last one under [QSL]. */
+static void note_query_marks(rw_ctx_t *ctx, const rw_tpl_t *t,
+                             const span_t *v)
+{
+    int i, seen_q = 0;
+
+    for (i = 0; i < t->npieces; ++i) {
+        if (memchr(v[i].s, '?', v[i].len)) {
+            int expanded = t->pieces[i].kind != RW_PIECE_LIT;
+            if (!seen_q)
+                ctx->q_first_expanded = expanded;
+            ctx->q_last_expanded = expanded;
+            seen_q = 1;
+        }
+    }
+}
+
+/* Expands t into a new pool string (a copy, for a template of plain
+ * text): values are gathered first, then copied into a buffer of the
+ * exact size.  Back-references of a rule with [B]/[BCTLS] are escaped;
+ * for the substitution itself (depth 1) the origin of its '?' is noted
+ * for the %3F check, and whether it has one at all. */
+static char *expand_new(rw_ctx_t *ctx, const rw_tpl_t *t)
 {
     span_t local[16], *v = local;
     apr_size_t total = 0;
-    int i, seen_q = 0;
+    int i;
     char *out, *o;
     const rw_rule_t *rule = ctx->cur;
 
     if (t->literal)
-        return t->literal;
+        return apr_pstrdup(ctx->r->pool, t->literal);
+    /* a lone $N or %N (a map key), unescaped, not the substitution: a
+     * copy of it */
+    if (t->npieces == 1 && (t->pieces[0].kind == RW_PIECE_RULEREF ||
+                            t->pieces[0].kind == RW_PIECE_CONDREF) &&
+        !(rule && (ctx->depth == 0 ||
+                   (rule->flags & (RW_RF_ESCAPEBACKREF | RW_RF_ESCAPECTLS))))) {
+        const rw_piece_t *pc = t->pieces;
+        apr_size_t len;
+        const char *ref = match_ref(ctx->r->pool, pc->kind == RW_PIECE_RULEREF
+                                    ? &ctx->rule : &ctx->cond, pc->n, &len);
+        return apr_pstrmemdup(ctx->r->pool, ref, len);
+    }
     ++ctx->depth;
     if (t->npieces > 16)
         v = apr_palloc(ctx->r->pool, (apr_size_t)t->npieces * sizeof(*v));
@@ -864,18 +911,6 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
             v[i].len = strlen(v[i].s);
             break;
         }
-        if (memchr(v[i].s, '?', v[i].len)) {
-            /* where the '?' that starts the query string comes from, for
-             * the [UnsafeAllow3F] check: the first '?' of the
-             * substitution, the last one under [QSL] */
-            if (rule && ctx->depth == 1) {
-                int expanded = pc->kind != RW_PIECE_LIT;
-                if (!seen_q)
-                    ctx->q_first_expanded = expanded;
-                ctx->q_last_expanded = expanded;
-            }
-            seen_q = 1;
-        }
         total += v[i].len;
     }
     o = out = apr_palloc(ctx->r->pool, total + 1);
@@ -884,8 +919,20 @@ static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
         o += v[i].len;
     }
     *o = '\0';
+    if (rule && ctx->depth == 1) {
+        ctx->subst_noq = !memchr(out, '?', total);
+        if (!ctx->subst_noq)
+            note_query_marks(ctx, t, v);
+    }
     --ctx->depth;
     return out;
+}
+
+/* Expands t: the template itself when it is plain text, else a new
+ * pool string (expand_new). */
+static const char *expand(rw_ctx_t *ctx, const rw_tpl_t *t)
+{
+    return t->literal ? t->literal : expand_new(ctx, t);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1101,7 +1148,7 @@ typedef struct {
     int query;
 } rw_scheme_t;
 
-static const rw_scheme_t *scheme_of(const char *u)
+static const rw_scheme_t *scheme_lookup(const char *u)
 {
     static const rw_scheme_t schemes[] = {
         { "ajp://", 6, 1 }, { "balancer://", 11, 1 }, { "fcgi://", 7, 1 },
@@ -1113,14 +1160,21 @@ static const rw_scheme_t *scheme_of(const char *u)
     };
     apr_size_t i;
 
-    /* a local path ("/...") is by far the most common: no scheme starts
-     * with anything but a letter, and none has a ':' past its 9th byte */
+    /* no scheme starts with anything but a letter, and none has a ':'
+     * past its 9th byte */
     if (!apr_isalpha((unsigned char)*u) || !memchr(u, ':', strnlen(u, 10)))
         return NULL;
     for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); ++i)
         if (!strncasecmp(u, schemes[i].name, (apr_size_t)schemes[i].len))
             return &schemes[i];
     return NULL;
+}
+
+/* The scheme of u, if it is one the module knows; a URL-path, the
+ * usual case, is told apart at once. */
+static APR_INLINE const rw_scheme_t *scheme_of(const char *u)
+{
+    return *u == '/' ? NULL : scheme_lookup(u);
 }
 
 static int is_absolute_uri(const char *u, int *hostpos)
@@ -1204,7 +1258,9 @@ static char *strip_amp(char *s)
 }
 
 /* Moves the query string of *uri into r->args, per QSA/QSD/QSL.
- * discard: the substitution ended in a lone '?' (already removed). */
+ * discard: the substitution ended in a lone '?' (already removed).  No
+ * '?' is looked for in a URL its expansion found none in
+ * (ctx->subst_noq). */
 static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
                         int discard)
 {
@@ -1231,7 +1287,7 @@ static void split_query(rw_ctx_t *ctx, const rw_rule_t *p, char **uri,
         discard = 0;    /* [QSA] keeps the query despite a trailing '?' */
     /* a substitution ending in a lone '?' gives no query at all: a '?'
      * before it stays in the URL, as with the stock module */
-    q = lone ? NULL
+    q = (lone || ctx->subst_noq) ? NULL
         : (p->flags & RW_RF_QSLAST) ? strrchr(*uri, '?') : strchr(*uri, '?');
     if (q == NULL) {
         if (discard) {
@@ -1299,6 +1355,8 @@ static void set_cookies(rw_ctx_t *ctx, const rw_rule_t *p)
     rw_ctx_t tctx;
     int i;
 
+    if (!p->cookies)
+        return;
     /* a cookie set in a sub-request (a look-ahead) belongs to the
      * response of the main request */
     while (top->main)
@@ -1513,7 +1571,8 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
     if (p->subst) {
         ctx->cur = p;
         ctx->q_first_expanded = ctx->q_last_expanded = 0;
-        newuri = apr_pstrdup(r->pool, expand(ctx, p->subst));
+        ctx->subst_noq = 0;
+        newuri = expand_new(ctx, p->subst);
         ctx->cur = NULL;
         rwlog(ctx, 2, "rewrite '%s' -> '%s'", uri, newuri);
         /* CVE-2024-38474: a query string started by a '?' that an
@@ -1539,6 +1598,7 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
             rwlog(ctx, 3, "add per-dir prefix: %s -> %s%s", newuri,
                   ctx->perdir, newuri);
             newuri = apr_pstrcat(r->pool, ctx->perdir, newuri, NULL);
+            ctx->subst_noq = 0;     /* a directory may have a '?' */
         }
         /* [DPI]: the path info of this round is forgotten */
         if (p->flags & RW_RF_DISCARDPATH)
@@ -1595,6 +1655,24 @@ static int apply_rule(rw_ctx_t *ctx, const rw_rule_t *p)
 /* ------------------------------------------------------------------ */
 /* A rule list                                                         */
 
+static void new_subject(rw_ctx_t *ctx, const rw_index_t *ix, const char *s)
+    __attribute__((noinline));
+
+/* The candidates of a URL s that the last candidates were not looked up
+ * for.  Out of line: the rule loop around next_candidate is hot. */
+static void new_subject(rw_ctx_t *ctx, const rw_index_t *ix, const char *s)
+{
+    /* a new URL that begins as the last one did, over as many bytes as
+     * the index reads, has the same candidates (a rule list that
+     * rewrites a URL bit by bit): cpos stays where it is, which
+     * next_candidate moves either way */
+    if (!ctx->csubject || strncmp(ctx->csubject, s, rw_index_span(ix))) {
+        ctx->cands = rw_index_candidates(ix, ctx->r->pool, s, &ctx->ncands);
+        ctx->cpos = 0;
+    }
+    ctx->csubject = s;
+}
+
 /* With an index (server context, no trace line at level 3 or more to
  * lose): the first rule from i on that may match, rules that cannot
  * being failures as the engine would find them.  Since a failed rule
@@ -1611,12 +1689,8 @@ static int next_candidate(rw_ctx_t *ctx, const rw_index_t *ix,
         ctx->always = rw_index_always(ix, &ctx->nalways);
     for (;;) {
         int j, a;
-        if (ctx->csubject != s) {
-            ctx->cands = rw_index_candidates(ix, ctx->r->pool, s,
-                                             &ctx->ncands);
-            ctx->csubject = s;
-            ctx->cpos = 0;
-        }
+        if (ctx->csubject != s)
+            new_subject(ctx, ix, s);
         /* the first of the URL's candidates and the rules that are
          * always candidates from i on (an [N] pass starts over) */
         while (ctx->cpos > 0 && ctx->cands[ctx->cpos - 1] >= i)
@@ -1780,12 +1854,13 @@ static int do_redirect(rw_ctx_t *ctx, int noescape)
     request_rec *r = ctx->r;
     char *loc = r->filename;
     int n = r->status;
-    int queryless = is_queryless_url(loc);
+    const rw_scheme_t *sch = scheme_of(loc);
+    int queryless = sch && !sch->query;
 
     if (!noescape) {
-        int pos;
         rwlog(ctx, 1, "escaping %s for redirect", loc);
-        if (is_absolute_uri(loc, &pos)) {
+        if (sch) {
+            int pos = sch->len;
             /* after "scheme://host" for hierarchical schemes, after
              * "scheme:" for the others (mailto:, news:) */
             const char *path = loc[pos - 1] == '/'

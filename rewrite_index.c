@@ -227,6 +227,13 @@ static int merge(int *out, const int *a, int na, const int *b, int nb)
     return n;
 }
 
+apr_size_t rw_index_span(const rw_index_t *ix)
+{
+    /* the loop below reads s[0 .. limit], and s[len] for an exact
+     * literal only when len <= maxelen <= limit */
+    return (ix->maxplen > ix->maxelen ? ix->maxplen : ix->maxelen) + 1;
+}
+
 const int *rw_index_always(const rw_index_t *ix, int *n)
 {
     *n = ix->nalways;

@@ -27,7 +27,10 @@
  *  - dbd: first column of a random row; NULL is no value; fastdbd caches
  *    forever.
  * Beyond stock: bounded caches, and prg programs that die are restarted
- * and programs that do not answer in time do not hang the worker.
+ * and programs that do not answer in time do not hang the worker.  A
+ * txt/rnd/dbm file's mtime is read at its map's first lookup in a
+ * request and remembered for the rest of the request (rw_map_memo_t):
+ * a change is seen by the next request, as with stock.
  */
 #include "apr_strings.h"
 #include "apr_hash.h"
@@ -64,9 +67,17 @@ static const rw_map_backend_t *const backends[] = {
  * (config time only; read by post_config and child_init). */
 static apr_array_header_t *all_maps;
 
+/* The names of those maps, numbered in the order they first appear
+ * (name -> int *): templates parsed after the name's RewriteMap line
+ * take its number, and post_config gives each server its maps by number,
+ * so that a request reaches a map without hashing its name (config time
+ * only, like all_maps, in the same pool). */
+static apr_hash_t *map_names;
+
 static apr_status_t all_maps_reset(void *unused)
 {
     all_maps = NULL;
+    map_names = NULL;
     return APR_SUCCESS;
 }
 
@@ -130,17 +141,40 @@ const char *rw_map_define(cmd_parms *cmd, const char *name, const char *spec,
         return err;
     if (!all_maps) {
         all_maps = apr_array_make(cmd->pool, 8, sizeof(rw_map_t *));
+        map_names = apr_hash_make(cmd->pool);
         apr_pool_cleanup_register(cmd->pool, NULL, all_maps_reset,
                                   apr_pool_cleanup_null);
     }
     APR_ARRAY_PUSH(all_maps, rw_map_t *) = map;
+    if (!apr_hash_get(map_names, name, APR_HASH_KEY_STRING)) {
+        int *id = apr_palloc(cmd->pool, sizeof(*id));
+        *id = (int)apr_hash_count(map_names);
+        apr_hash_set(map_names, name, APR_HASH_KEY_STRING, id);
+    }
     *out = map;
     return NULL;
+}
+
+int rw_map_name_id(const char *name)
+{
+    const int *id;
+
+    if (!map_names || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_RUN_MPM)
+        return -1;
+    id = apr_hash_get(map_names, name, APR_HASH_KEY_STRING);
+    return id ? *id : -1;
 }
 
 const char *rw_map_lookup_log(request_rec *r, const rw_map_t *map,
                               const char *key, rw_map_log_fn *log,
                               void *baton)
+{
+    return rw_map_lookup_req(r, map, key, log, baton, NULL);
+}
+
+const char *rw_map_lookup_req(request_rec *r, const rw_map_t *map,
+                              const char *key, rw_map_log_fn *log,
+                              void *baton, rw_map_memo_t **memo)
 {
     rw_map_call_t c;
 
@@ -149,6 +183,7 @@ const char *rw_map_lookup_log(request_rec *r, const rw_map_t *map,
     c.r = r;
     c.log = log;
     c.baton = baton;
+    c.memo = memo;
     /* the value lives in the request pool, not in c */
     /* cppcheck-suppress returnDanglingLifetime */
     return map->backend->lookup(&c, map, key ? key : "");
@@ -182,6 +217,37 @@ static int maps_of(const rw_map_backend_t *be, apr_pool_t *p,
     return n;
 }
 
+/* sc's maps by name number (rw_server_conf_t.mapids), up to the
+ * highest number among them; none (lookups by name) when that table
+ * would be mostly empty: with a thousand vhosts each defining a map of
+ * its own name, tables over every number would take a million slots. */
+static void map_ids(apr_pool_t *pconf, apr_pool_t *ptemp,
+                    rw_server_conf_t *sc)
+{
+    apr_hash_index_t *hi;
+    int count = 0, top = -1;
+
+    for (hi = apr_hash_first(ptemp, sc->maps); map_names && hi;
+         hi = apr_hash_next(hi)) {
+        const int *id = apr_hash_get(map_names, apr_hash_this_key(hi),
+                                     APR_HASH_KEY_STRING);
+        ++count;
+        if (id && *id > top)
+            top = *id;
+    }
+    if (top < 0 || top + 1 > 8 * count + 16)
+        return;
+    sc->mapids = apr_pcalloc(pconf, (apr_size_t)(top + 1) *
+                             sizeof(*sc->mapids));
+    sc->nmapids = top + 1;
+    for (hi = apr_hash_first(ptemp, sc->maps); hi; hi = apr_hash_next(hi)) {
+        const int *id = apr_hash_get(map_names, apr_hash_this_key(hi),
+                                     APR_HASH_KEY_STRING);
+        if (id)
+            sc->mapids[*id] = apr_hash_this_val(hi);
+    }
+}
+
 int rw_map_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                        apr_pool_t *ptemp, server_rec *s)
 {
@@ -206,6 +272,7 @@ int rw_map_post_config(apr_pool_t *pconf, apr_pool_t *plog,
             if (sc->state == 1)
                 m->engine_on = 1;
         }
+        map_ids(pconf, ptemp, sc);
     }
     for (i = 0; all_maps && i < NBACKENDS; ++i) {
         rw_map_t **maps;
@@ -257,6 +324,56 @@ void rw_map_trace(const rw_map_call_t *c, int level, const char *fmt, ...)
     msg = apr_pvsprintf(c->r->pool, fmt, ap);
     va_end(ap);
     c->log(c->baton, level, msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* What a request remembers                                             */
+
+/* The maps a request has looked up so far, rarely more than a few:
+ * searched in order. */
+struct rw_map_memo_t {
+    int n, cap;
+    struct {
+        const rw_map_t *map;
+        apr_time_t mtime;
+    } *e;
+};
+
+int rw_map_memo_get(const rw_map_call_t *c, const rw_map_t *map,
+                    apr_time_t *mtime)
+{
+    const rw_map_memo_t *m = c->memo ? *c->memo : NULL;
+    int i;
+
+    for (i = 0; m && i < m->n; ++i)
+        if (m->e[i].map == map) {
+            *mtime = m->e[i].mtime;
+            return 1;
+        }
+    return 0;
+}
+
+void rw_map_memo_set(const rw_map_call_t *c, const rw_map_t *map,
+                     apr_time_t mtime)
+{
+    rw_map_memo_t *m;
+
+    if (!c->memo)
+        return;
+    if (!*c->memo)
+        *c->memo = apr_pcalloc(c->r->pool, sizeof(rw_map_memo_t));
+    m = *c->memo;
+    if (m->n == m->cap) {
+        int cap = m->cap ? 2 * m->cap : 4;
+        void *e = apr_palloc(c->r->pool, (apr_size_t)cap * sizeof(*m->e));
+        if (m->n)
+            memcpy(e, m->e, (apr_size_t)m->n * sizeof(*m->e));
+        m->e = e;
+        m->cap = cap;
+    }
+    m->e[m->n].map = map;
+    m->e[m->n].mtime = mtime;
+    ++m->n;
 }
 
 /* ------------------------------------------------------------------ */

@@ -80,6 +80,10 @@ static const char *dbm_lookup(const rw_map_call_t *c, const rw_map_t *map,
     apr_time_t mtime = 0;
     int i;
 
+    /* the files' mtime, once per request */
+    if (rw_map_memo_get(c, map, &mtime))
+        return rw_map_cached_lookup(c, map, "dbm", d->cache, mtime, key,
+                                    dbm_fetch);
     for (i = 0; i < 2 && files[i]; ++i) {
         apr_finfo_t fi;
         apr_status_t rv = apr_stat(&fi, files[i], APR_FINFO_MTIME,
@@ -93,6 +97,7 @@ static const char *dbm_lookup(const rw_map_call_t *c, const rw_map_t *map,
         if (!i || fi.mtime > mtime)
             mtime = fi.mtime;
     }
+    rw_map_memo_set(c, map, mtime);
     return rw_map_cached_lookup(c, map, "dbm", d->cache, mtime, key,
                                 dbm_fetch);
 }

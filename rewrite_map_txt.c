@@ -177,17 +177,22 @@ static const char *txt_lookup(const rw_map_call_t *c, const rw_map_t *map,
                               const char *key)
 {
     txt_map_t *t = map->priv;
-    apr_finfo_t fi;
-    apr_status_t rv;
+    apr_time_t mtime;
 
-    rv = apr_stat(&fi, t->path, APR_FINFO_MTIME, c->r->pool);
-    if (rv != APR_SUCCESS && !APR_STATUS_IS_INCOMPLETE(rv)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, c->r, APLOGNO(00661)
-                      "mod_rewrite: can't access text RewriteMap file %s",
-                      t->path);
-        return NULL;
+    /* the file's mtime, once per request */
+    if (!rw_map_memo_get(c, map, &mtime)) {
+        apr_finfo_t fi;
+        apr_status_t rv = apr_stat(&fi, t->path, APR_FINFO_MTIME, c->r->pool);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_INCOMPLETE(rv)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, c->r, APLOGNO(00661)
+                          "mod_rewrite: can't access text RewriteMap file %s",
+                          t->path);
+            return NULL;
+        }
+        mtime = fi.mtime;
+        rw_map_memo_set(c, map, mtime);
     }
-    return rw_map_cached_lookup(c, map, "txt", t->cache, fi.mtime, key,
+    return rw_map_cached_lookup(c, map, "txt", t->cache, mtime, key,
                                 txt_fetch);
 }
 

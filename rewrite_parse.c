@@ -570,6 +570,7 @@ static const char *parse_range(apr_pool_t *p, const char *s, const char *end,
                 memset(pc, 0, sizeof(*pc));
                 pc->kind = RW_PIECE_MAP;
                 pc->map = apr_pstrmemdup(p, s + 2, (apr_size_t)(colon - (s + 2)));
+                pc->mapid = rw_map_name_id(pc->map);
                 pc->key = key;
                 pc->dflt = dflt;
                 s = close + 1;

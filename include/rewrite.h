@@ -162,6 +162,8 @@ typedef struct rw_tpl_t rw_tpl_t;
  * 10,000 rules). */
 typedef struct {
     rw_piece_kind_t kind;
+    int mapid;                    /** MAP: the name's number
+                                   *  (rw_map_name_id), -1 for none */
     union {
         struct {
             const char *lit;      /** LIT: the text */
@@ -331,6 +333,11 @@ typedef struct {
     unsigned options;           /** RW_OPT_* */
     int options_set;            /** RewriteOptions seen here */
     apr_hash_t *maps;           /** name -> rw_map_t */
+    const rw_map_t **mapids;    /** the same by name number
+                                 *  (rw_map_name_id): this server's map of
+                                 *  name i or NULL, for i < nmapids; made
+                                 *  in post_config (NULL: look up by name) */
+    int nmapids;
     apr_array_header_t *rules;  /** rw_rule_t */
     const rw_index_t *index;    /** of rules, made in post_config, or NULL */
     apr_array_header_t *pending;/** rw_cond_t waiting for their rule */
@@ -473,6 +480,9 @@ const rw_index_t *rw_index_build(apr_pool_t *p, const rw_rule_t *rules,
  *  the index itself. */
 const int *rw_index_candidates(const rw_index_t *ix, apr_pool_t *pool,
                                const char *s, int *ncands);
+/** How many bytes of a URL rw_index_candidates reads at most: two URLs
+ *  equal over that many bytes (strncmp) have the same candidates. */
+apr_size_t rw_index_span(const rw_index_t *ix);
 /** The rules that are candidates for every URL (not indexed), ascending. */
 const int *rw_index_always(const rw_index_t *ix, int *n);
 
@@ -484,6 +494,10 @@ const int *rw_index_always(const rw_index_t *ix, int *n);
  *  *out; the directive's error message or NULL. */
 const char *rw_map_define(cmd_parms *cmd, const char *name, const char *spec,
                           const char *options, rw_map_t **out);
+/** Config time: the number of map name (rw_server_conf_t.mapids), the
+ *  same in every server, when a RewriteMap line read so far defines
+ *  that name somewhere; else (and at request time) -1. */
+int rw_map_name_id(const char *name);
 /** Receives the trace lines of one lookup (level 1..8 = trace1..8). */
 typedef void (rw_map_log_fn)(void *baton, int level, const char *msg);
 /** Looks up key in map, writing the stock module's trace lines for it
@@ -494,6 +508,16 @@ typedef void (rw_map_log_fn)(void *baton, int level, const char *msg);
 const char *rw_map_lookup_log(request_rec *r, const rw_map_t *map,
                               const char *key, rw_map_log_fn *log,
                               void *baton);
+/** What the lookups of one request remember for the rest of it: the
+ *  mtime each file map's source had at its first lookup, so that a map
+ *  file is stat'ed once per request and not once per lookup (a changed
+ *  file is still seen by the next request).  In the request pool. */
+typedef struct rw_map_memo_t rw_map_memo_t;
+/** rw_map_lookup_log, remembering in *memo (a slot of the request's own
+ *  state, NULL at first; memo itself may be NULL: nothing remembered). */
+const char *rw_map_lookup_req(request_rec *r, const rw_map_t *map,
+                              const char *key, rw_map_log_fn *log,
+                              void *baton, rw_map_memo_t **memo);
 /** Registers an int: map function (the public optional function). */
 void rw_map_register_func(const char *name, rewrite_mapfunc_t *func);
 /** pre_config: the back ends' (int: functions, prg supervision). */

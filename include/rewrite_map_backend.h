@@ -22,6 +22,8 @@ typedef struct {
     request_rec *r;
     rw_map_log_fn *log;     /** the trace sink, or NULL for none */
     void *baton;            /** log's first argument */
+    rw_map_memo_t **memo;   /** the request's memo (rw_map_memo_get), or
+                             *  NULL: nothing is remembered */
 } rw_map_call_t;
 
 /** One back end: a type of RewriteMap. */
@@ -66,6 +68,15 @@ extern const rw_map_backend_t rw_map_txt, rw_map_rnd, rw_map_int,
  *  when it has one and the request's log level shows the line. */
 void rw_map_trace(const rw_map_call_t *c, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/** 1 and *mtime when the mtime of map's source was remembered by an
+ *  earlier lookup of the same request (rw_map_memo_set), else 0. */
+int rw_map_memo_get(const rw_map_call_t *c, const rw_map_t *map,
+                    apr_time_t *mtime);
+/** Remembers mtime as map's source's for the rest of the request (a
+ *  failed stat is not remembered: it is made and logged again). */
+void rw_map_memo_set(const rw_map_call_t *c, const rw_map_t *map,
+                     apr_time_t mtime);
 
 /** The directive's error for a file that does not exist. */
 const char *rw_map_not_found(cmd_parms *cmd, const rw_map_t *map,
