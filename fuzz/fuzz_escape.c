@@ -138,7 +138,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rw_ctx_t ctx;
     rw_map_t *unesc;
     cmd_parms cmd;
-    const char *u, *loc;
+    char *u;
+    const char *loc;
     int discard, had_q, pos = 0, rc;
 
     if (apr_pool_create(&p, fz_global) != APR_SUCCESS)
@@ -202,8 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* the URL as a redirect (absolute ones also through reduce_uri) */
     u = reduce_uri(&ctx, newuri);
-    r->filename = (char *)(is_absolute_uri(u, &pos) ? u
-                                                    : fully_qualify(r, u));
+    r->filename = is_absolute_uri(u, &pos) ? u : fully_qualify(r, u);
     FZ_CHECK(is_absolute_uri(r->filename, &pos) &&
              (apr_size_t)pos <= strlen(r->filename), "absolute URL");
     r->status = HTTP_MOVED_PERMANENTLY;
