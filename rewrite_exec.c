@@ -78,6 +78,8 @@ typedef struct {
     int refused;      /* OUT_STATUS: the refusal of a '?' an expansion
                        * brought in (AH10508), which the stock module
                        * leaves in r->status */
+    int url;          /* OUT_STATUS: the last substitution before it was
+                       * an absolute URL, whose query is not checked */
 } rw_outcome_t;
 
 typedef struct {
@@ -1556,11 +1558,20 @@ static int next_candidate(rw_ctx_t *ctx, const rw_index_t *ix,
     }
 }
 
+/* The outcome of a status that ends the rule list ([F], [G], [R=4xx],
+ * too many [N] rounds, too long a result), after the substitutions that
+ * made 'last'. */
+static rw_outcome_t status_after(rw_outcome_t last)
+{
+    rw_outcome_t o = { OUT_STATUS, 0, 0, last.kind == OUT_REDIRECT };
+
+    return o;
+}
+
 static rw_outcome_t apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules,
                                 const rw_index_t *ix)
 {
-    static const rw_outcome_t status = { OUT_STATUS, 0, 0 };
-    static const rw_outcome_t refused = { OUT_STATUS, 0, 1 };
+    static const rw_outcome_t refused = { OUT_STATUS, 0, 1, 0 };
     const rw_rule_t *p = (const rw_rule_t *)rules->elts;
     request_rec *r = ctx->r;
     rw_outcome_t out = { OUT_NONE, 0, 0 };
@@ -1596,7 +1607,7 @@ loop:
             continue;
         }
         if (rc == ACT_STATUS)
-            return status;
+            return status_after(out);
         if (rc > 0) {
             out.kind = ctx->kind;
             out.noescape = rc == ACT_NOESCAPE;
@@ -1613,7 +1624,7 @@ loop:
                               "maximum length (%d)", p[i].pattern, r->uri,
                               2 * r->server->limit_req_line);
                 r->status = HTTP_INTERNAL_SERVER_ERROR;
-                return status;
+                return status_after(out);
             }
             if (ctx->unsafe_3f) {
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10508)
@@ -1645,7 +1656,7 @@ loop:
                               "number of rounds (%d) via the [N] flag",
                               p[i].pattern, r->uri, p[i].maxrounds);
                 r->status = HTTP_INTERNAL_SERVER_ERROR;
-                return status;
+                return status_after(out);
             }
             goto loop;
         }
@@ -1783,8 +1794,10 @@ static int ended(rw_ctx_t *ctx, rw_outcome_t out, int *status)
             r->status = HTTP_OK;
     }
     /* an unsafe query left by an earlier rule is refused before the
-     * status a later rule forces, as with the stock module */
-    if (unsafe_args(ctx, out)) {
+     * status a later rule forces, as with the stock module; not the
+     * query of an absolute URL (a redirect, [NE] or not): the status
+     * is answered */
+    if (!(out.kind == OUT_STATUS && out.url) && unsafe_args(ctx, out)) {
         *status = HTTP_FORBIDDEN;
         return 1;
     }
