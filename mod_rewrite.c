@@ -133,18 +133,19 @@ static void *merge_dir(apr_pool_t *p, void *basev, void *addv)
     c->options_set = add->options_set || base->options_set;
     c->directory = add->directory;
     c->pending = add->pending;
-    /* RewriteBase: with MergeBase in the merged options, the child's own
-     * base, else a base its parent holds as set (its own line, or one a
-     * MergeBase merge passed on); without MergeBase, the child's own
-     * base, which a later merge does not take over.  httpd merges the
-     * sections and .htaccess records a request matches among themselves
-     * first and the server's default record over the result, so a vhost
-     * MergeBase reaches a lone child's base but not the base of a
-     * child merged below another rewrite record, as with the stock
-     * module (t/diff/cases/mergebase-*-merge-order.case) */
+    /* RewriteBase: with MergeBase in the merged options, the child's
+     * own base if it has a line or a MergeBase merge gave it one, else
+     * the parent's; without MergeBase, the child's base, marked as not
+     * set.  httpd merges the sections and .htaccess records a request
+     * matches among themselves first and the server's default record
+     * over the result (then the <Location> records over that), so with
+     * a MergeBase in the vhost (or below) that last merge can take the
+     * default record's empty base instead of a base that a merge without
+     * MergeBase carried, as with the stock module (the rule fits every
+     * configuration of t/diff/cases/mergebase-*-merge-order.case and
+     * 257 more observed with stock) */
     if (c->options & RW_OPT_MERGEBASE) {
-        c->baseurl = add->baseurl_set ? add->baseurl
-                   : base->baseurl_set ? base->baseurl : NULL;
+        c->baseurl = add->baseurl_set ? add->baseurl : base->baseurl;
         c->baseurl_set = add->baseurl_set || base->baseurl_set;
     }
     else
