@@ -97,7 +97,6 @@ typedef struct {
     int q_first_expanded;     /* the substitution's first '?' did */
     int q_last_expanded;      /* its last '?' did ([QSL]) */
     const char *orig_args;    /* r->args when the pass began */
-    int orig_status;          /* r->status when the pass began */
     int depth;                /* nesting of expand() (map keys, defaults) */
     int tl;                   /* highest rewrite:traceN enabled, 0 none */
     const char *hsub;         /* subject the hashes below are of */
@@ -182,7 +181,6 @@ static void ctx_init(rw_ctx_t *ctx, request_rec *r)
     memset(ctx, 0, sizeof(*ctx));
     ctx->r = r;
     ctx->orig_args = r->args;
-    ctx->orig_status = r->status;
     ctx->tl = level > APLOG_DEBUG ? level - APLOG_DEBUG : 0;
 }
 
@@ -1779,18 +1777,16 @@ static int ended(rw_ctx_t *ctx, rw_outcome_t out, int *status)
 
     int forced = 0;
 
-    /* the request gets back the status it came with: 200, or in an
-     * ErrorDocument's request the error's, so that httpd answers a
-     * refusal there as an error while serving an error (the original
-     * status, "Additionally, ..."), as with the stock module */
-    /* a forced status ([F], [G], [R=4xx], too many rounds...) leaves
-     * the request's own alone; the refusal of an unsafe '?' in an
-     * ErrorDocument's request stays in it, so that httpd reports it as
-     * met while serving the error ("Additionally, a 403 ..." under the
-     * original status), as with the stock module */
+    /* a forced status ([F], [G], [R=4xx], too many rounds...) is
+     * answered as itself, with r->status back at 200 (an ErrorDocument's
+     * request included), as with the stock module; the refusal of an unsafe '?' stays in r->status, as with the stock
+     * module: httpd clears it before answering the first request, but
+     * in an internally redirected one (per-directory rewrite,
+     * ErrorDocument, a CGI's local Location) it reports the refusal as
+     * met while serving an ErrorDocument ("Additionally, a 403 ...") */
     if (out.kind == OUT_STATUS) {
         forced = r->status;
-        if (!out.refused || ctx->orig_status == HTTP_OK)
+        if (!out.refused)
             r->status = HTTP_OK;
     }
     /* an unsafe query left by an earlier rule is refused before the
