@@ -1984,10 +1984,11 @@ int rw_exec_server(request_rec *r)
     if (rules)
         out = apply_rules(&ctx, rules, sc->index);
     if (out.kind == OUT_NONE) {
-        /* the filename: "proxy:URL" for a forward-proxy request */
+        /* the filename: "proxy:URL" for a forward-proxy request; else
+         * the URL-path stays in it, as with the stock module: the core
+         * maps it to a file next, and where that fails (a path too long
+         * for the file system) a look-ahead reads the URL-path */
         rwlog(&ctx, 1, "pass through %s", r->filename);
-        if (!passed)
-            r->filename = NULL;
         return DECLINED;
     }
     if (ended(&ctx, out, &status))
