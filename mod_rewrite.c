@@ -133,14 +133,23 @@ static void *merge_dir(apr_pool_t *p, void *basev, void *addv)
     c->options_set = add->options_set || base->options_set;
     c->directory = add->directory;
     c->pending = add->pending;
-    if (add->baseurl_set) {
+    /* RewriteBase: with MergeBase in the merged options, the child's
+     * own base if it has a line or a MergeBase merge gave it one, else
+     * the parent's; without MergeBase, the child's base, marked as not
+     * set.  httpd merges the sections and .htaccess records a request
+     * matches among themselves first and the server's default record
+     * over the result (then the <Location> records over that), so with
+     * a MergeBase in the vhost (or below) that last merge can take the
+     * default record's empty base instead of a base that a merge without
+     * MergeBase carried, as with the stock module (the rule fits every
+     * configuration of t/diff/cases/mergebase-*-merge-order.case and
+     * 257 more observed with stock) */
+    if (c->options & RW_OPT_MERGEBASE) {
+        c->baseurl = add->baseurl_set ? add->baseurl : base->baseurl;
+        c->baseurl_set = add->baseurl_set || base->baseurl_set;
+    }
+    else
         c->baseurl = add->baseurl;
-        c->baseurl_set = 1;
-    }
-    else if (base->options & RW_OPT_MERGEBASE || c->options & RW_OPT_MERGEBASE) {
-        c->baseurl = base->baseurl;
-        c->baseurl_set = base->baseurl_set;
-    }
     return c;
 }
 

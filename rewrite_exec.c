@@ -78,6 +78,8 @@ typedef struct {
     int refused;      /* OUT_STATUS: the refusal of a '?' an expansion
                        * brought in (AH10508), which the stock module
                        * leaves in r->status */
+    int url;          /* OUT_STATUS: the last substitution before it was
+                       * an absolute URL, whose query is not checked */
 } rw_outcome_t;
 
 typedef struct {
@@ -97,7 +99,6 @@ typedef struct {
     int subst_noq;            /* the expanded substitution certainly
                                * holds no '?' (0: it may) */
     const char *orig_args;    /* r->args when the pass began */
-    int orig_status;          /* r->status when the pass began */
     int depth;                /* nesting of expand() (map keys, defaults) */
     int tl;                   /* highest rewrite:traceN enabled, 0 none */
     const char *hsub;         /* subject the hashes below are of */
@@ -182,7 +183,6 @@ static void ctx_init(rw_ctx_t *ctx, request_rec *r)
     memset(ctx, 0, sizeof(*ctx));
     ctx->r = r;
     ctx->orig_args = r->args;
-    ctx->orig_status = r->status;
     ctx->tl = level > APLOG_DEBUG ? level - APLOG_DEBUG : 0;
 }
 
@@ -1724,11 +1724,20 @@ static int next_candidate(rw_ctx_t *ctx, const rw_index_t *ix,
     }
 }
 
+/* The outcome of a status that ends the rule list ([F], [G], [R=4xx],
+ * too many [N] rounds, too long a result), after the substitutions that
+ * made 'last'. */
+static rw_outcome_t status_after(rw_outcome_t last)
+{
+    rw_outcome_t o = { OUT_STATUS, 0, 0, last.kind == OUT_REDIRECT };
+
+    return o;
+}
+
 static rw_outcome_t apply_rules(rw_ctx_t *ctx, const apr_array_header_t *rules,
                                 const rw_index_t *ix)
 {
-    static const rw_outcome_t status = { OUT_STATUS, 0, 0 };
-    static const rw_outcome_t refused = { OUT_STATUS, 0, 1 };
+    static const rw_outcome_t refused = { OUT_STATUS, 0, 1, 0 };
     const rw_rule_t *p = (const rw_rule_t *)rules->elts;
     request_rec *r = ctx->r;
     rw_outcome_t out = { OUT_NONE, 0, 0 };
@@ -1764,7 +1773,7 @@ loop:
             continue;
         }
         if (rc == ACT_STATUS)
-            return status;
+            return status_after(out);
         if (rc > 0) {
             out.kind = ctx->kind;
             out.noescape = rc == ACT_NOESCAPE;
@@ -1781,7 +1790,7 @@ loop:
                               "maximum length (%d)", p[i].pattern, r->uri,
                               2 * r->server->limit_req_line);
                 r->status = HTTP_INTERNAL_SERVER_ERROR;
-                return status;
+                return status_after(out);
             }
             if (ctx->unsafe_3f) {
                 ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, APLOGNO(10508)
@@ -1813,7 +1822,7 @@ loop:
                               "number of rounds (%d) via the [N] flag",
                               p[i].pattern, r->uri, p[i].maxrounds);
                 r->status = HTTP_INTERNAL_SERVER_ERROR;
-                return status;
+                return status_after(out);
             }
             goto loop;
         }
@@ -1937,23 +1946,23 @@ static int ended(rw_ctx_t *ctx, rw_outcome_t out, int *status)
 
     int forced = 0;
 
-    /* the request gets back the status it came with: 200, or in an
-     * ErrorDocument's request the error's, so that httpd answers a
-     * refusal there as an error while serving an error (the original
-     * status, "Additionally, ..."), as with the stock module */
-    /* a forced status ([F], [G], [R=4xx], too many rounds...) leaves
-     * the request's own alone; the refusal of an unsafe '?' in an
-     * ErrorDocument's request stays in it, so that httpd reports it as
-     * met while serving the error ("Additionally, a 403 ..." under the
-     * original status), as with the stock module */
+    /* a forced status ([F], [G], [R=4xx], too many rounds...) is
+     * answered as itself, with r->status back at 200 (an ErrorDocument's
+     * request included), as with the stock module; the refusal of an unsafe '?' stays in r->status, as with the stock
+     * module: httpd clears it before answering the first request, but
+     * in an internally redirected one (per-directory rewrite,
+     * ErrorDocument, a CGI's local Location) it reports the refusal as
+     * met while serving an ErrorDocument ("Additionally, a 403 ...") */
     if (out.kind == OUT_STATUS) {
         forced = r->status;
-        if (!out.refused || ctx->orig_status == HTTP_OK)
+        if (!out.refused)
             r->status = HTTP_OK;
     }
     /* an unsafe query left by an earlier rule is refused before the
-     * status a later rule forces, as with the stock module */
-    if (unsafe_args(ctx, out)) {
+     * status a later rule forces, as with the stock module; not the
+     * query of an absolute URL (a redirect, [NE] or not): the status
+     * is answered */
+    if (!(out.kind == OUT_STATUS && out.url) && unsafe_args(ctx, out)) {
         *status = HTTP_FORBIDDEN;
         return 1;
     }
@@ -2144,10 +2153,11 @@ int rw_exec_server(request_rec *r)
     if (rules)
         out = apply_rules(&ctx, rules, sc->index);
     if (out.kind == OUT_NONE) {
-        /* the filename: "proxy:URL" for a forward-proxy request */
+        /* the filename: "proxy:URL" for a forward-proxy request; else
+         * the URL-path stays in it, as with the stock module: the core
+         * maps it to a file next, and where that fails (a path too long
+         * for the file system) a look-ahead reads the URL-path */
         rwlog(&ctx, 1, "pass through %s", r->filename);
-        if (!passed)
-            r->filename = NULL;
         return DECLINED;
     }
     if (ended(&ctx, out, &status))

@@ -419,6 +419,8 @@ def candidate_ops(st):
     for i, e in enumerate(st.tree):
         if "@DOCROOT@/" + e[1] not in conf and not (e[1] == "m.txt" and "m.dbm" in conf):     # a map file stays with its RewriteMap
             ops.append(("tree", e[1]))
+    if not st.case.requests:        # a config check: nothing to send
+        return ops
     q = st.case.requests[0]
     for h in q.headers:
         ops.append(("hdr", h))
@@ -435,7 +437,7 @@ def candidate_ops(st):
 
 def apply_ops(st, ops):
     st = st.copy()
-    q = st.case.requests[0]
+    q = st.case.requests[0] if st.case.requests else None
     dels = []
     for op in ops:
         k = op[0]
@@ -471,7 +473,7 @@ def apply_ops(st, ops):
 
 
 def state_size(st):
-    n = len(st.tree) + len(st.case.requests[0].headers)
+    n = len(st.tree) + sum(len(q.headers) for q in st.case.requests[:1])
     for sec, items in sections(st):
         for _, it in _walk(items):
             n += 1 + len(_line_flags(it) if isinstance(it, str) else [])
