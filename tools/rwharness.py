@@ -807,14 +807,15 @@ class ErrorLog:
         return data.decode("utf-8", errors)
 
     def crashes(self):
-        """Lines about children that died on a signal."""
+        """Lines about children that died on a signal (read line by line:
+        a log can be gigabytes of trace)."""
+        out = []
         try:
             with open(self.path, "rb") as f:
-                data = f.read()
+                for raw in f:
+                    if b"exit signal" in raw or b"AH00052" in raw or \
+                            b"seg fault" in raw.lower():
+                        out.append(raw.decode("utf-8", "replace").rstrip("\n"))
         except OSError:
             return []
-        if b"exit signal" not in data and b"AH00052" not in data and \
-                b"seg fault" not in data.lower():
-            return []
-        return [l for l in data.decode("utf-8", "replace").splitlines()
-                if "exit signal" in l or "AH00052" in l or "seg fault" in l.lower()]
+        return out
