@@ -568,6 +568,7 @@ static void test_prefilter(void)
         AP_REG_ICASE,
     };
     apr_size_t i, j, f;
+    pcre2_code *refc;
 
     for (f = 0; f < UNIT_NELTS(cflags); ++f)
     for (i = 0; i < UNIT_NELTS(pats); ++i) {
@@ -587,6 +588,8 @@ static void test_prefilter(void)
             CHECK_INT(pats[i].shape, re->shape,
                       apr_psprintf(P, "shape of %s", pats[i].pattern));
         }
+        /* a shape-decided pattern: compiled here, for the comparison */
+        refc = re->pcre ? NULL : ref_code(pats[i].pattern, pats[i].nocase);
         for (j = 0; j < UNIT_NELTS(subjects); ++j) {
             request_rec *r = fake_request("/", NULL);
             rw_regex_t plain = *re;
@@ -595,8 +598,7 @@ static void test_prefilter(void)
             plain.lit = NULL;       /* PCRE alone decides */
             plain.lit_exact = 0;
             memset(&plainpc, 0, sizeof(plainpc));   /* no minlen, need */
-            plainpc.code = re->pcre ? re->pcre->code
-                                    : ref_code(pats[i].pattern, pats[i].nocase);
+            plainpc.code = re->pcre ? re->pcre->code : refc;
             plainpc.src = pats[i].pattern;
             plain.pcre = &plainpc;
             rw_ctx_t fctx;
@@ -621,6 +623,7 @@ static void test_prefilter(void)
                                    pats[i].pattern, subjects[j], cflags[f]));
             }
         }
+        pcre2_code_free(refc);
     }
     unit_default_cflags = AP_REG_DEFAULT;
     {
