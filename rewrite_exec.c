@@ -311,26 +311,10 @@ static pcre2_match_data *match_data(request_rec *r)
     return st->md;
 }
 
-/* s starts with the n bytes of lit (ASCII case folded when fold); a
- * shorter s does not (lit holds no NUL). */
-static int lit_at(const char *s, const char *lit, apr_size_t n, int fold)
-{
-    apr_size_t i;
-
-    for (i = 0; i < n; ++i) {
-        unsigned char a = (unsigned char)s[i], b = (unsigned char)lit[i];
-        if (a == b)
-            continue;
-        if (!fold || a > 127 || b > 127 || apr_tolower(a) != apr_tolower(b))
-            return 0;               /* includes the end of s */
-    }
-    return 1;
-}
-
 /* The pattern's required literal rules out a match (see rw_regex_t). */
 static int cannot_match(const rw_regex_t *re, const char *s)
 {
-    if (!lit_at(s, re->lit, re->litlen, re->lit_nocase))
+    if (!rw_lit_at(s, re->lit, re->litlen, re->lit_nocase))
         return 1;
     return re->lit_exact && s[re->litlen] != '\0';
 }
@@ -346,12 +330,12 @@ static long find_tail(const rw_regex_t *re, const char *s, apr_size_t len,
         return -1;
     if (last) {
         for (i = len - n + 1; i-- > 0; )
-            if (lit_at(s + i, re->tail, n, re->lit_nocase))
+            if (rw_lit_at(s + i, re->tail, n, re->lit_nocase))
                 return (long)i;
     }
     else {
         for (i = 0; i + n <= len; ++i)
-            if (lit_at(s + i, re->tail, n, re->lit_nocase))
+            if (rw_lit_at(s + i, re->tail, n, re->lit_nocase))
                 return (long)i;
     }
     return -1;
@@ -397,7 +381,7 @@ static int shape_match(const rw_regex_t *re, const char *s, rw_match_t *m)
     case RW_SHAPE_ENDSPLIT:
         len = strlen(s);
         if (len < re->taillen ||
-            !lit_at(s + len - re->taillen, re->tail, re->taillen,
+            !rw_lit_at(s + len - re->taillen, re->tail, re->taillen,
                     re->lit_nocase))
             return 0;
         to = (long)len;

@@ -59,21 +59,6 @@ static int kind_of(const rw_rule_t *p)
     return re->lit_exact ? 1 : 2;
 }
 
-/* The literal s[0..n) equals key, ASCII case folded when fold. */
-static int lit_equal(const char *s, const char *key, apr_size_t n, int fold)
-{
-    apr_size_t i;
-
-    if (!fold)
-        return !memcmp(s, key, n);
-    for (i = 0; i < n; ++i) {
-        unsigned char a = (unsigned char)s[i], b = (unsigned char)key[i];
-        if (a != b && (a > 127 || b > 127 || apr_tolower(a) != apr_tolower(b)))
-            return 0;
-    }
-    return 1;
-}
-
 static const entry_t *find(const rw_index_t *ix, unsigned h, apr_size_t len,
                            int prefix, int fold, const char *s)
 {
@@ -84,7 +69,7 @@ static const entry_t *find(const rw_index_t *ix, unsigned h, apr_size_t len,
         const entry_t *en = &ix->entries[e - 1];
         if (en->hash == h && en->len == len && en->prefix == prefix &&
             en->fold == fold &&
-            lit_equal(s, ix->rules[ix->ids[en->first]].re->lit, len, fold))
+            rw_lit_at(s, ix->rules[ix->ids[en->first]].re->lit, len, fold))
             return en;
         slot = (slot + 1) & ix->mask;
     }

@@ -13,6 +13,7 @@
 #include <pcre2.h>
 
 #include "apr_hash.h"
+#include "apr_lib.h"
 #include "apr_tables.h"
 #include "httpd.h"
 #include "http_config.h"
@@ -106,6 +107,24 @@ static inline unsigned rw_lit_hash(const char *s, apr_size_t n, int nocase)
         h = (h ^ c) * 16777619u;
     }
     return h;
+}
+
+/** s starts with the n bytes of lit, ASCII case folded when fold (the
+ *  prefilter's and the index's comparison); a shorter s does not (lit
+ *  holds no NUL, so the comparison stops at the end of s). */
+static inline int rw_lit_at(const char *s, const char *lit, apr_size_t n,
+                            int fold)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; ++i) {
+        unsigned char a = (unsigned char)s[i], b = (unsigned char)lit[i];
+        if (a == b)
+            continue;
+        if (!fold || a > 127 || b > 127 || apr_tolower(a) != apr_tolower(b))
+            return 0;
+    }
+    return 1;
 }
 
 /** Result of one match: offsets of $0..$9 in subject (-1 when unset). */
